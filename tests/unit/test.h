@@ -1,0 +1,42 @@
+/* A tiny unit-test harness: GR_TEST(name) registers a test at load time;
+ * CHECK* records a failure with file:line and continues.  The runner's last
+ * line is "N passed, N failed". */
+#ifndef GR_TEST_H
+#define GR_TEST_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef void (*gr_test_fn)(void);
+void gr_test_register(const char *name, gr_test_fn fn);
+extern int gr_test_failures;  /* failures within the running test */
+
+#define GR_TEST(name)                                                          \
+    static void test_##name(void);                                             \
+    __attribute__((constructor)) static void register_##name(void)             \
+    {                                                                          \
+        gr_test_register(#name, test_##name);                                  \
+    }                                                                          \
+    static void test_##name(void)
+
+#define CHECK(cond)                                                            \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            fprintf(stderr, "  %s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
+            gr_test_failures++;                                                \
+        }                                                                      \
+    } while (0)
+
+#define CHECK_EQ(a, b)                                                         \
+    do {                                                                       \
+        long long _a = (long long)(a), _b = (long long)(b);                    \
+        if (_a != _b) {                                                        \
+            fprintf(stderr, "  %s:%d: %s == %lld, expected %s == %lld\n", __FILE__, __LINE__, #a, _a, #b, _b); \
+            gr_test_failures++;                                                \
+        }                                                                      \
+    } while (0)
+
+#define CHECK_MEM(a, b, n) CHECK(memcmp((a), (b), (n)) == 0)
+
+#endif
