@@ -25,8 +25,9 @@ typedef struct gr_reader {
 
 static inline void gr_reader_init(gr_reader_t *r, const void *p, size_t len)
 {
-    r->p = p;
-    r->end = r->p + len;
+    static const uint8_t empty[1];
+    r->p = p ? p : empty;   /* NULL + 0 is undefined behaviour in C */
+    r->end = r->p + (p ? len : 0);
     r->err = 0;
 }
 
