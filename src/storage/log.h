@@ -84,7 +84,8 @@ typedef struct gr_log_slice {
 
 /* Finds the batch containing `offset` (index lookup, then a forward scan of
  * batch headers) and returns the range from it onwards within that segment:
- * whole batches whose first offset is < `max_offset` (the high watermark),
+ * whole batches whose last offset is < `max_offset` (the high watermark:
+ * a batch the watermark splits is held back, as in Kafka),
  * at most `max_bytes` — except that the first batch is returned whole even
  * if larger when `min_one` (KIP-74).  offset == end offset (or max_offset)
  * gives len 0.  GR_ERANGE if offset < log start or > end offset. */
