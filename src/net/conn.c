@@ -37,7 +37,8 @@ struct gr_conn {
     gr_conn_t *prev, *next;         /* server's list */
     int refs;                       /* 1 while open + 1 per queued request */
     bool closed;
-    bool processing;                /* inside process_frames: send later */
+    bool processing;                /* inside conn_process: send later */
+    bool throttled;                 /* frames wait for the in-flight cap to lift */
     gr_rbuf_t *rbuf;
     size_t rpos, wpos;              /* unprocessed bytes are rbuf->data[rpos..wpos) */
     gr_request_t *head, *tail;      /* response queue */
@@ -278,8 +279,7 @@ static void conn_send(gr_conn_t *conn)
     }
     conn_want_write(conn, false);
     /* Draining may have lifted the in-flight cap: frames may be waiting. */
-    if (conn->inflight < GR_CONN_MAX_INFLIGHT && conn->wpos > conn->rpos && !conn->processing)
-        conn_process(conn);
+    if (conn->throttled && conn->inflight < GR_CONN_MAX_INFLIGHT && !conn->processing) conn_process(conn);
 }
 
 /* --- receiving frames --- */
@@ -287,8 +287,13 @@ static void conn_send(gr_conn_t *conn)
 static void conn_process(gr_conn_t *conn)
 {
     conn->processing = true;
+    conn->throttled = false;
     conn->refs++;  /* the handler may close the connection under us */
-    while (!conn->closed && conn->inflight < GR_CONN_MAX_INFLIGHT) {
+    while (!conn->closed) {
+        if (conn->inflight >= GR_CONN_MAX_INFLIGHT) {
+            conn->throttled = true;
+            break;
+        }
         size_t avail = conn->wpos - conn->rpos;
         if (avail < 4) break;
         const uint8_t *p = conn->rbuf->data + conn->rpos;

@@ -31,16 +31,37 @@ static void usage(void)
     fprintf(stderr,
             "usage: gregord [server.properties] [--override key=value]...\n"
             "  With no file: a single broker on localhost:9092 with data in ./data.\n"
-            "  Keys and defaults are Kafka's (see README.md, 'Configuration').\n");
+            "  Keys and defaults are Kafka's (see README.md, 'Configuration').\n"
+            "  --print-apis   print the served APIs and versions as a Markdown table\n");
+}
+
+/* The README's table of supported APIs is this output, so it cannot drift
+ * from what ApiVersions advertises (a test compares the two). */
+static void print_apis(void)
+{
+    printf("| key | API | versions | flexible from |\n|---|---|---|---|\n");
+    for (int i = 0; i < gr_api_schema_count; i++) {
+        const gr_api_schema_t *s = &gr_api_schemas[i];
+        if (!gr_api_handler(s->key)) continue;
+        if (s->first_flexible <= s->max_version)
+            printf("| %d | %s | %d-%d | %d |\n", s->key, s->name, s->min_version, s->max_version, s->first_flexible);
+        else
+            printf("| %d | %s | %d-%d | - |\n", s->key, s->name, s->min_version, s->max_version);
+    }
 }
 
 int main(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++)
+    for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             usage();
             return 0;
         }
+        if (!strcmp(argv[i], "--print-apis")) {
+            print_apis();
+            return 0;
+        }
+    }
     gr_broker_config_t cfg;
     char err[512];
     if (gr_broker_config_load(argc, argv, &cfg, err, sizeof err) < 0) {
