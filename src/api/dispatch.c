@@ -21,33 +21,15 @@ static const struct {
     {GR_API_ListOffsets, gr_api_list_offsets},
     {GR_API_Metadata, gr_api_metadata},
     {GR_API_ApiVersions, gr_api_api_versions},
-#ifdef GR_API_CreateTopics
     {GR_API_CreateTopics, gr_api_create_topics},
-#endif
-#ifdef GR_API_DeleteTopics
     {GR_API_DeleteTopics, gr_api_delete_topics},
-#endif
-#ifdef GR_API_DeleteRecords
     {GR_API_DeleteRecords, gr_api_delete_records},
-#endif
-#ifdef GR_API_DescribeConfigs
     {GR_API_DescribeConfigs, gr_api_describe_configs},
-#endif
-#ifdef GR_API_AlterConfigs
     {GR_API_AlterConfigs, gr_api_alter_configs},
-#endif
-#ifdef GR_API_DescribeLogDirs
     {GR_API_DescribeLogDirs, gr_api_describe_log_dirs},
-#endif
-#ifdef GR_API_CreatePartitions
     {GR_API_CreatePartitions, gr_api_create_partitions},
-#endif
-#ifdef GR_API_IncrementalAlterConfigs
     {GR_API_IncrementalAlterConfigs, gr_api_incremental_alter_configs},
-#endif
-#ifdef GR_API_DescribeCluster
     {GR_API_DescribeCluster, gr_api_describe_cluster},
-#endif
 };
 
 gr_api_handler_fn gr_api_handler(int16_t key)
