@@ -95,6 +95,10 @@ void gr_api_metadata(gr_broker_t *b, gr_request_t *req)
                 } else if (!t) {
                     mt->ErrorCode = GR_KERR_UNKNOWN_TOPIC_OR_PARTITION;
                 }
+                if (!t && mt->ErrorCode == GR_KERR_UNKNOWN_TOPIC_OR_PARTITION)
+                    gr_info("conn %s: Metadata for unknown topic '%.*s' (auto-creation %s)", gr_conn_peer(req->conn),
+                            rt->Name.len > 255 ? 255 : (int)rt->Name.len, rt->Name.ptr,
+                            may_create ? "disabled by auto.create.topics.enable" : "not requested");
             }
             if (t) fill_topic(b, req, mt, t);
         }

@@ -163,9 +163,10 @@ void gr_api_produce(gr_broker_t *b, gr_request_t *req)
             bool flush_due = false;
             if (p) pr->ErrorCode = append_partition(b, req, t, p, &pd->Records, pr, &flush_due);
             if (pr->ErrorCode && !first_error) first_error = pr->ErrorCode;
-            if (pr->ErrorCode && pr->ErrorCode != GR_KERR_UNKNOWN_TOPIC_OR_PARTITION)
-                gr_debug("produce %.*s-%d: error %s", td->Name.len, td->Name.ptr, pd->Index,
-                         gr_kafka_error_name(pr->ErrorCode));
+            if (pr->ErrorCode == GR_KERR_UNKNOWN_TOPIC_OR_PARTITION || pr->ErrorCode == GR_KERR_INVALID_TOPIC_EXCEPTION)
+                gr_warn("produce from %s to %.*s-%d: %s", gr_conn_peer(req->conn),
+                        td->Name.len > 255 ? 255 : (int)td->Name.len, td->Name.ptr, pd->Index,
+                        gr_kafka_error_name(pr->ErrorCode));
             if (flush_due) {
                 gr_broker_request_flush(b, p);
                 if (in.Acks != 0) {

@@ -76,7 +76,10 @@ static int conn_make_room(gr_conn_t *conn, size_t need)
     if (rb && rb->refs == 1 && rb->cap >= need) {
         memmove(rb->data, rb->data + conn->rpos, pending);
     } else {
-        size_t cap = need > GR_RBUF_DEFAULT ? need : GR_RBUF_DEFAULT;
+        /* Headroom, so the next frame of about the same size fits too:
+         * producers send similar-sized requests, and each new chunk is
+         * fresh memory the kernel has to fault in. */
+        size_t cap = need > GR_RBUF_DEFAULT ? need + need / 2 : GR_RBUF_DEFAULT;
         gr_rbuf_t *nb = rbuf_new(cap);
         if (!nb) return GR_ENOMEM;
         if (pending) memcpy(nb->data, rb->data + conn->rpos, pending);
