@@ -245,17 +245,45 @@ void gr_api_describe_configs(gr_broker_t *b, gr_request_t *req)
 
 /* ------------------------------------------------- AlterConfigs (both) */
 
+/* AlterConfigs and IncrementalAlterConfigs answer each resource the same way
+ * (duplicates refused, broker keys refused, other types unsupported, refusals
+ * logged); they differ in the generated C types of their requests and
+ * responses and in what they do to a topic.  alter_api_t is that difference,
+ * so the per-resource path below is written once. */
+
 typedef struct alter_result {
     int16_t code;
     const char *msg;
 } alter_result_t;
 
+/* One request resource as the shared path sees it; `rr` is the API's own
+ * resource struct, handed back to its callbacks. */
+typedef struct alter_view {
+    int8_t type;
+    gr_str_t name;
+    int32_t nconfigs;
+    const void *rr;
+} alter_view_t;
+
+typedef struct alter_api {
+    const char *name;                                           /* for the log */
+    alter_view_t (*view)(const void *resources, int32_t i);
+    gr_str_t (*key)(const void *rr, int32_t k);                 /* config k's name */
+    alter_result_t (*check)(gr_request_t *req, const void *rr); /* request-level checks; NULL: none */
+    alter_result_t (*alter_topic)(gr_broker_t *b, gr_request_t *req, const void *rr, const gr_topic_t *t,
+                                  bool validate_only);
+    void (*answer)(void *responses, int32_t i, const alter_view_t *v, const alter_result_t *r);
+} alter_api_t;
+
 /* Duplicate resources in one request: Kafka refuses each of them. */
-static bool duplicate_resource(int8_t type, gr_str_t name, int32_t i, int8_t (*type_at)(const void *, int32_t),
-                               gr_str_t (*name_at)(const void *, int32_t), const void *arr, int32_t n)
+static bool duplicate_resource(const alter_api_t *api, const void *resources, int32_t n, int32_t i)
 {
-    for (int32_t j = 0; j < n; j++)
-        if (j != i && type_at(arr, j) == type && same_str(name_at(arr, j), name)) return true;
+    alter_view_t v = api->view(resources, i);
+    for (int32_t j = 0; j < n; j++) {
+        if (j == i) continue;
+        alter_view_t o = api->view(resources, j);
+        if (o.type == v.type && same_str(o.name, v.name)) return true;
+    }
     return false;
 }
 
@@ -302,39 +330,91 @@ static alter_result_t from_rc(gr_request_t *req, int rc, const char *err)
     return r;
 }
 
-static int8_t ac_type(const void *a, int32_t i) { return ((const gr_AlterConfigsRequest_AlterConfigsResource *)a)[i].ResourceType; }
-static gr_str_t ac_name(const void *a, int32_t i) { return ((const gr_AlterConfigsRequest_AlterConfigsResource *)a)[i].ResourceName; }
-
-static alter_result_t alter_one(gr_broker_t *b, gr_request_t *req, const gr_AlterConfigsRequest_AlterConfigsResource *rr,
+static alter_result_t alter_one(gr_broker_t *b, gr_request_t *req, const alter_api_t *api, const alter_view_t *v,
                                 bool validate_only)
 {
-    alter_result_t r = {GR_KERR_NONE, NULL};
-    if (rr->ResourceType == RES_TOPIC) {
+    alter_result_t r = api->check ? api->check(req, v->rr) : (alter_result_t){GR_KERR_NONE, NULL};
+    if (r.code != GR_KERR_NONE) return r;
+    if (v->type == RES_TOPIC) {
         const gr_topic_t *t;
-        if ((r.code = find_topic(b, req, rr->ResourceName, &t, &r.msg)) != GR_KERR_NONE) return r;
-        gr_config_kv_t *kv;
-        GR_API_ALLOC(req, kv, rr->Configs_count);
-        if (!kv) return (alter_result_t){GR_KERR_UNKNOWN_SERVER_ERROR, "out of memory"};
-        for (int32_t i = 0; i < rr->Configs_count; i++) {
-            kv[i].key = gr_api_cstr(req, rr->Configs[i].Name);
-            kv[i].value = rr->Configs[i].Value.len < 0 ? NULL : gr_api_cstr(req, rr->Configs[i].Value);
-        }
-        char err[512] = "";
-        int rc = gr_topics_alter_configs(b->topics, t->name, kv, rr->Configs_count, validate_only, err, sizeof err);
-        return from_rc(req, rc, err);
+        if ((r.code = find_topic(b, req, v->name, &t, &r.msg)) != GR_KERR_NONE) return r;
+        return api->alter_topic(b, req, v->rr, t, validate_only);
     }
-    if (rr->ResourceType == RES_BROKER) {
+    if (v->type == RES_BROKER) {
         gr_str_t *keys;
-        GR_API_ALLOC(req, keys, rr->Configs_count);
+        GR_API_ALLOC(req, keys, v->nconfigs);
         if (!keys) return (alter_result_t){GR_KERR_UNKNOWN_SERVER_ERROR, "out of memory"};
-        for (int32_t i = 0; i < rr->Configs_count; i++) keys[i] = rr->Configs[i].Name;
-        return alter_broker(b, req, rr->ResourceName, keys, rr->Configs_count);
+        for (int32_t i = 0; i < v->nconfigs; i++) keys[i] = api->key(v->rr, i);
+        return alter_broker(b, req, v->name, keys, v->nconfigs);
     }
     r.code = GR_KERR_INVALID_REQUEST;
     r.msg = gr_arena_printf(&req->arena, "Unsupported resource type %s (%d): Gregor alters TOPIC configs only",
-                            type_name(rr->ResourceType), rr->ResourceType);
+                            type_name(v->type), v->type);
     return r;
 }
+
+/* Answers every resource of an alter request into `responses` (as many). */
+static void alter_all(gr_broker_t *b, gr_request_t *req, const alter_api_t *api, const void *resources, int32_t n,
+                      bool validate_only, void *responses)
+{
+    for (int32_t i = 0; i < n; i++) {
+        alter_view_t v = api->view(resources, i);
+        alter_result_t r;
+        if (duplicate_resource(api, resources, n, i))
+            r = (alter_result_t){GR_KERR_INVALID_REQUEST, "Duplicate resource in request."};
+        else
+            r = alter_one(b, req, api, &v, validate_only);
+        alter_log(req, api->name, v.type, v.name, validate_only, &r);
+        api->answer(responses, i, &v, &r);
+    }
+}
+
+/* ---- AlterConfigs: the request's keys replace the topic's overrides */
+
+typedef gr_AlterConfigsRequest_AlterConfigsResource ac_resource_t;
+
+static alter_view_t ac_view(const void *resources, int32_t i)
+{
+    const ac_resource_t *rr = &((const ac_resource_t *)resources)[i];
+    return (alter_view_t){rr->ResourceType, rr->ResourceName, rr->Configs_count, rr};
+}
+
+static gr_str_t ac_key(const void *rr, int32_t k) { return ((const ac_resource_t *)rr)->Configs[k].Name; }
+
+static alter_result_t ac_alter_topic(gr_broker_t *b, gr_request_t *req, const void *resource, const gr_topic_t *t,
+                                     bool validate_only)
+{
+    const ac_resource_t *rr = resource;
+    gr_config_kv_t *kv;
+    GR_API_ALLOC(req, kv, rr->Configs_count);
+    if (!kv) return (alter_result_t){GR_KERR_UNKNOWN_SERVER_ERROR, "out of memory"};
+    for (int32_t i = 0; i < rr->Configs_count; i++) {
+        kv[i].key = gr_api_cstr(req, rr->Configs[i].Name);
+        kv[i].value = rr->Configs[i].Value.len < 0 ? NULL : gr_api_cstr(req, rr->Configs[i].Value);
+    }
+    char err[512] = "";
+    int rc = gr_topics_alter_configs(b->topics, t->name, kv, rr->Configs_count, validate_only, err, sizeof err);
+    return from_rc(req, rc, err);
+}
+
+static void ac_answer(void *responses, int32_t i, const alter_view_t *v, const alter_result_t *r)
+{
+    gr_AlterConfigsResponse_AlterConfigsResourceResponse *res =
+        &((gr_AlterConfigsResponse_AlterConfigsResourceResponse *)responses)[i];
+    gr_AlterConfigsResponse_AlterConfigsResourceResponse_init(res);
+    res->ResourceType = v->type;
+    res->ResourceName = v->name;
+    res->ErrorCode = r->code;
+    res->ErrorMessage = r->code == GR_KERR_NONE ? GR_STR_NULL : gr_str(r->msg);
+}
+
+static const alter_api_t alter_configs_api = {
+    .name = "AlterConfigs",
+    .view = ac_view,
+    .key = ac_key,
+    .alter_topic = ac_alter_topic,
+    .answer = ac_answer,
+};
 
 void gr_api_alter_configs(gr_broker_t *b, gr_request_t *req)
 {
@@ -344,27 +424,21 @@ void gr_api_alter_configs(gr_broker_t *b, gr_request_t *req)
     gr_AlterConfigsResponse_init(&out);
     GR_API_ALLOC(req, out.Responses, in.Resources_count);
     out.Responses_count = in.Resources_count;
-    for (int32_t i = 0; i < in.Resources_count; i++) {
-        gr_AlterConfigsRequest_AlterConfigsResource *rr = &in.Resources[i];
-        gr_AlterConfigsResponse_AlterConfigsResourceResponse *res = &out.Responses[i];
-        gr_AlterConfigsResponse_AlterConfigsResourceResponse_init(res);
-        res->ResourceType = rr->ResourceType;
-        res->ResourceName = rr->ResourceName;
-        alter_result_t r;
-        if (duplicate_resource(rr->ResourceType, rr->ResourceName, i, ac_type, ac_name, in.Resources,
-                               in.Resources_count))
-            r = (alter_result_t){GR_KERR_INVALID_REQUEST, "Duplicate resource in request."};
-        else
-            r = alter_one(b, req, rr, in.ValidateOnly);
-        alter_log(req, "AlterConfigs", rr->ResourceType, rr->ResourceName, in.ValidateOnly, &r);
-        res->ErrorCode = r.code;
-        res->ErrorMessage = r.code == GR_KERR_NONE ? GR_STR_NULL : gr_str(r.msg);
-    }
+    alter_all(b, req, &alter_configs_api, in.Resources, in.Resources_count, in.ValidateOnly, out.Responses);
     GR_API_RESPOND(req, AlterConfigsResponse, &out);
 }
 
-static int8_t iac_type(const void *a, int32_t i) { return ((const gr_IncrementalAlterConfigsRequest_AlterConfigsResource *)a)[i].ResourceType; }
-static gr_str_t iac_name(const void *a, int32_t i) { return ((const gr_IncrementalAlterConfigsRequest_AlterConfigsResource *)a)[i].ResourceName; }
+/* ---- IncrementalAlterConfigs: each key's op applies to the overrides */
+
+typedef gr_IncrementalAlterConfigsRequest_AlterConfigsResource iac_resource_t;
+
+static alter_view_t iac_view(const void *resources, int32_t i)
+{
+    const iac_resource_t *rr = &((const iac_resource_t *)resources)[i];
+    return (alter_view_t){rr->ResourceType, rr->ResourceName, rr->Configs_count, rr};
+}
+
+static gr_str_t iac_key(const void *rr, int32_t k) { return ((const iac_resource_t *)rr)->Configs[k].Name; }
 
 static const char *op_name(int op)
 {
@@ -377,10 +451,12 @@ static const char *op_name(int op)
     }
 }
 
-/* Kafka's request-level checks of one resource's ops: a known operation,
- * each key once, a value for everything but DELETE. */
-static alter_result_t check_ops(gr_request_t *req, const gr_IncrementalAlterConfigsRequest_AlterConfigsResource *rr)
+/* Kafka's request-level checks of one resource's ops, before its type is
+ * looked at: a known operation, each key once, a value for everything but
+ * DELETE. */
+static alter_result_t iac_check_ops(gr_request_t *req, const void *resource)
 {
+    const iac_resource_t *rr = resource;
     for (int32_t i = 0; i < rr->Configs_count; i++) {
         const gr_IncrementalAlterConfigsRequest_AlterableConfig *c = &rr->Configs[i];
         if (c->ConfigOperation < GR_CONFIG_OP_SET || c->ConfigOperation > GR_CONFIG_OP_SUBTRACT)
@@ -400,40 +476,44 @@ static alter_result_t check_ops(gr_request_t *req, const gr_IncrementalAlterConf
     return (alter_result_t){GR_KERR_NONE, NULL};
 }
 
-static alter_result_t incremental_one(gr_broker_t *b, gr_request_t *req,
-                                      const gr_IncrementalAlterConfigsRequest_AlterConfigsResource *rr, bool validate_only)
+static alter_result_t iac_alter_topic(gr_broker_t *b, gr_request_t *req, const void *resource, const gr_topic_t *t,
+                                      bool validate_only)
 {
-    alter_result_t r = check_ops(req, rr);
-    if (r.code != GR_KERR_NONE) return r;
-    if (rr->ResourceType == RES_TOPIC) {
-        const gr_topic_t *t;
-        if ((r.code = find_topic(b, req, rr->ResourceName, &t, &r.msg)) != GR_KERR_NONE) return r;
-        gr_config_op_t *ops;
-        GR_API_ALLOC(req, ops, rr->Configs_count);
-        if (!ops) return (alter_result_t){GR_KERR_UNKNOWN_SERVER_ERROR, "out of memory"};
-        for (int32_t i = 0; i < rr->Configs_count; i++) {
-            const gr_IncrementalAlterConfigsRequest_AlterableConfig *c = &rr->Configs[i];
-            ops[i].key = gr_api_cstr(req, c->Name);
-            ops[i].value = c->Value.len < 0 ? NULL : gr_api_cstr(req, c->Value);
-            ops[i].op = c->ConfigOperation;
-        }
-        char err[512] = "";
-        int rc = gr_topics_incremental_alter_configs(b->topics, t->name, ops, rr->Configs_count, validate_only, err,
-                                                     sizeof err);
-        return from_rc(req, rc, err);
+    const iac_resource_t *rr = resource;
+    gr_config_op_t *ops;
+    GR_API_ALLOC(req, ops, rr->Configs_count);
+    if (!ops) return (alter_result_t){GR_KERR_UNKNOWN_SERVER_ERROR, "out of memory"};
+    for (int32_t i = 0; i < rr->Configs_count; i++) {
+        const gr_IncrementalAlterConfigsRequest_AlterableConfig *c = &rr->Configs[i];
+        ops[i].key = gr_api_cstr(req, c->Name);
+        ops[i].value = c->Value.len < 0 ? NULL : gr_api_cstr(req, c->Value);
+        ops[i].op = c->ConfigOperation;
     }
-    if (rr->ResourceType == RES_BROKER) {
-        gr_str_t *keys;
-        GR_API_ALLOC(req, keys, rr->Configs_count);
-        if (!keys) return (alter_result_t){GR_KERR_UNKNOWN_SERVER_ERROR, "out of memory"};
-        for (int32_t i = 0; i < rr->Configs_count; i++) keys[i] = rr->Configs[i].Name;
-        return alter_broker(b, req, rr->ResourceName, keys, rr->Configs_count);
-    }
-    r.code = GR_KERR_INVALID_REQUEST;
-    r.msg = gr_arena_printf(&req->arena, "Unsupported resource type %s (%d): Gregor alters TOPIC configs only",
-                            type_name(rr->ResourceType), rr->ResourceType);
-    return r;
+    char err[512] = "";
+    int rc = gr_topics_incremental_alter_configs(b->topics, t->name, ops, rr->Configs_count, validate_only, err,
+                                                 sizeof err);
+    return from_rc(req, rc, err);
 }
+
+static void iac_answer(void *responses, int32_t i, const alter_view_t *v, const alter_result_t *r)
+{
+    gr_IncrementalAlterConfigsResponse_AlterConfigsResourceResponse *res =
+        &((gr_IncrementalAlterConfigsResponse_AlterConfigsResourceResponse *)responses)[i];
+    gr_IncrementalAlterConfigsResponse_AlterConfigsResourceResponse_init(res);
+    res->ResourceType = v->type;
+    res->ResourceName = v->name;
+    res->ErrorCode = r->code;
+    res->ErrorMessage = r->code == GR_KERR_NONE ? GR_STR_NULL : gr_str(r->msg);
+}
+
+static const alter_api_t incremental_alter_configs_api = {
+    .name = "IncrementalAlterConfigs",
+    .view = iac_view,
+    .key = iac_key,
+    .check = iac_check_ops,
+    .alter_topic = iac_alter_topic,
+    .answer = iac_answer,
+};
 
 void gr_api_incremental_alter_configs(gr_broker_t *b, gr_request_t *req)
 {
@@ -443,21 +523,7 @@ void gr_api_incremental_alter_configs(gr_broker_t *b, gr_request_t *req)
     gr_IncrementalAlterConfigsResponse_init(&out);
     GR_API_ALLOC(req, out.Responses, in.Resources_count);
     out.Responses_count = in.Resources_count;
-    for (int32_t i = 0; i < in.Resources_count; i++) {
-        gr_IncrementalAlterConfigsRequest_AlterConfigsResource *rr = &in.Resources[i];
-        gr_IncrementalAlterConfigsResponse_AlterConfigsResourceResponse *res = &out.Responses[i];
-        gr_IncrementalAlterConfigsResponse_AlterConfigsResourceResponse_init(res);
-        res->ResourceType = rr->ResourceType;
-        res->ResourceName = rr->ResourceName;
-        alter_result_t r;
-        if (duplicate_resource(rr->ResourceType, rr->ResourceName, i, iac_type, iac_name, in.Resources,
-                               in.Resources_count))
-            r = (alter_result_t){GR_KERR_INVALID_REQUEST, "Duplicate resource in request."};
-        else
-            r = incremental_one(b, req, rr, in.ValidateOnly);
-        alter_log(req, "IncrementalAlterConfigs", rr->ResourceType, rr->ResourceName, in.ValidateOnly, &r);
-        res->ErrorCode = r.code;
-        res->ErrorMessage = r.code == GR_KERR_NONE ? GR_STR_NULL : gr_str(r.msg);
-    }
+    alter_all(b, req, &incremental_alter_configs_api, in.Resources, in.Resources_count, in.ValidateOnly,
+              out.Responses);
     GR_API_RESPOND(req, IncrementalAlterConfigsResponse, &out);
 }

@@ -995,6 +995,16 @@ bad:
     return NULL;
 }
 
+/* The topic a change is about, with Kafka's message when there is none.
+ * Call under write_mu. */
+static int find_existing(gr_topics_t *t, const char *name, const gr_topic_t **out, char *err, size_t errlen)
+{
+    *out = gr_topics_find(t, name, strlen(name));
+    if (*out) return 0;
+    snprintf(err, errlen, "Topic '%s' does not exist.", name);
+    return GR_ENOTFOUND;
+}
+
 int gr_topics_add_partitions(gr_topics_t *t, const char *name, int32_t new_total, bool validate_only,
                              char *err, size_t errlen)
 {
@@ -1008,12 +1018,8 @@ int gr_topics_add_partitions(gr_topics_t *t, const char *name, int32_t new_total
     bool notify_it = false;
     pthread_mutex_lock(&t->write_mu);
     if (!tpath) { rc = GR_ENOMEM; goto done; }
-    const gr_topic_t *old = gr_topics_find(t, name, strlen(name));
-    if (!old) {
-        snprintf(err, errlen, "Topic '%s' does not exist.", name);
-        rc = GR_ENOTFOUND;
-        goto done;
-    }
+    const gr_topic_t *old;
+    if ((rc = find_existing(t, name, &old, err, errlen))) goto done;
     old_count = old->partition_count;
     if (new_total == old->partition_count) {
         snprintf(err, errlen, "Topic already has %" PRId32 " partitions.", old->partition_count);
@@ -1095,29 +1101,48 @@ done:
     return rc;
 }
 
-int gr_topics_alter_configs(gr_topics_t *t, const char *name, const gr_config_kv_t *configs, int n,
-                            bool validate_only, char *err, size_t errlen)
+/* Builds a topic's new overrides from its current ones (`old`) and the
+ * request's `n` changes, normalized: sorted by key, NULL when none are left.
+ * 0, or GR_E* with err set and nothing left allocated. */
+typedef int (*configs_edit_fn)(gr_topics_t *t, const gr_topic_t *old, const void *changes, int n,
+                               gr_config_kv_t **kv, int *nkv, char *err, size_t errlen);
+
+/* What AlterConfigs and IncrementalAlterConfigs share: under write_mu, find
+ * the topic, let `edit` compute its new overrides (which validates them),
+ * and unless validate_only write and publish them; listeners hear of the
+ * change after the lock is released. */
+static int change_configs(gr_topics_t *t, const char *name, configs_edit_fn edit, const void *changes, int n,
+                          bool validate_only, char *err, size_t errlen)
 {
-    int rc, nkv = 0;
     gr_config_kv_t *kv = NULL;
+    int nkv = 0;
     gr_topic_t *pub = NULL;
+    const gr_topic_t *old;
     pthread_mutex_lock(&t->write_mu);
-    const gr_topic_t *old = gr_topics_find(t, name, strlen(name));
-    if (!old) {
-        snprintf(err, errlen, "Topic '%s' does not exist.", name);
-        rc = GR_ENOTFOUND;
-        goto done;
+    int rc = find_existing(t, name, &old, err, errlen);
+    if (rc == 0) rc = edit(t, old, changes, n, &kv, &nkv, err, errlen);
+    if (rc == 0 && !validate_only && (rc = write_configs(t, old, kv, nkv, err, errlen, &pub)) == 0) {
+        kv = NULL;                                   /* owned by the new topic */
+        nkv = 0;
     }
-    if ((rc = validate_configs(configs, n, err, errlen))) goto done;
-    if (validate_only) goto done;
-    if ((rc = normalize_configs(configs, n, &kv, &nkv))) goto done;
-    rc = write_configs(t, old, kv, nkv, err, errlen, &pub);
-    if (rc == 0) kv = NULL;                          /* owned by the new topic */
-done:
     pthread_mutex_unlock(&t->write_mu);
     gr_config_kv_free(kv, nkv);
     if (pub) notify(t, GR_TOPIC_EVENT_CONFIG_CHANGED, pub, pub->partition_count);
     return rc;
+}
+
+/* AlterConfigs: the request's pairs replace the overrides outright. */
+static int replace_configs(gr_topics_t *t, const gr_topic_t *old, const void *changes, int n, gr_config_kv_t **kv,
+                           int *nkv, char *err, size_t errlen)
+{
+    int rc = validate_configs(changes, n, err, errlen);
+    return rc ? rc : normalize_configs(changes, n, kv, nkv);
+}
+
+int gr_topics_alter_configs(gr_topics_t *t, const char *name, const gr_config_kv_t *configs, int n,
+                            bool validate_only, char *err, size_t errlen)
+{
+    return change_configs(t, name, replace_configs, configs, n, validate_only, err, errlen);
 }
 
 typedef struct find_value {
@@ -1131,20 +1156,30 @@ static void find_value_cb(void *arg, const gr_config_entry_t *e)
     if (strcmp(e->name, f->key) == 0 && e->value && !f->value) f->value = strdup(e->value);
 }
 
+/* Steps through a comma-list: the next item, spaces trimmed (it may be
+ * empty), in *item / *len, and *pos past it (NULL after the last).  False
+ * at the end. */
+static bool list_next(const char **pos, const char **item, size_t *len)
+{
+    const char *c = *pos;
+    if (!c || !*c) return false;
+    while (*c == ' ') c++;
+    const char *e = strchr(c, ',');
+    const char *t = e ? e : c + strlen(c);
+    while (t > c && t[-1] == ' ') t--;
+    *item = c;
+    *len = (size_t)(t - c);
+    *pos = e ? e + 1 : NULL;
+    return true;
+}
+
 /* Does comma-list `list` contain item (trimmed compare)? */
 static bool list_has(const char *list, const char *item, size_t n)
 {
-    const char *c = list;
-    while (*c) {
-        while (*c == ' ') c++;
-        const char *e = strchr(c, ',');
-        const char *end = e ? e : c + strlen(c);
-        const char *t = end;
-        while (t > c && t[-1] == ' ') t--;
-        if ((size_t)(t - c) == n && memcmp(c, item, n) == 0) return true;
-        if (!e) break;
-        c = e + 1;
-    }
+    const char *pos = list, *c;
+    size_t len;
+    while (list_next(&pos, &c, &len))
+        if (len == n && memcmp(c, item, n) == 0) return true;
     return false;
 }
 
@@ -1159,14 +1194,9 @@ static char *list_edit(const char *cur, const char *items, bool append)
     for (int pass = 0; pass < 2; pass++) {
         const char *src = pass ? items : cur;
         if (pass && !append) break;
-        const char *c = src;
-        while (*c) {
-            while (*c == ' ') c++;
-            const char *e = strchr(c, ',');
-            const char *end = e ? e : c + strlen(c);
-            const char *t = end;
-            while (t > c && t[-1] == ' ') t--;
-            size_t len = (size_t)(t - c);
+        const char *pos = src, *c;
+        size_t len;
+        while (list_next(&pos, &c, &len)) {
             bool keep = len > 0;
             if (keep && pass == 0 && !append && list_has(items, c, len)) keep = false;
             if (keep && (pass == 1 || !append) && n && list_has(out, c, len)) keep = false;
@@ -1177,29 +1207,20 @@ static char *list_edit(const char *cur, const char *items, bool append)
                 n += len;
                 out[n] = 0;
             }
-            if (!e) break;
-            c = e + 1;
         }
     }
     return out;
 }
 
-int gr_topics_incremental_alter_configs(gr_topics_t *t, const char *name, const gr_config_op_t *ops,
-                                        int n, bool validate_only, char *err, size_t errlen)
+/* IncrementalAlterConfigs: the ops apply in order to a copy of the current
+ * overrides; any failing op fails them all. */
+static int apply_config_ops(gr_topics_t *t, const gr_topic_t *old, const void *changes, int n,
+                            gr_config_kv_t **out, int *nout, char *err, size_t errlen)
 {
-    int rc = 0, nkv = 0, cap = 0;
-    gr_config_kv_t *kv = NULL;
-    gr_topic_t *pub = NULL;
-    pthread_mutex_lock(&t->write_mu);
-    const gr_topic_t *old = gr_topics_find(t, name, strlen(name));
-    if (!old) {
-        snprintf(err, errlen, "Topic '%s' does not exist.", name);
-        rc = GR_ENOTFOUND;
-        goto done;
-    }
-    /* Work on a copy of the current overrides; write only if all ops pass. */
-    cap = old->nconfigs + n + 1;
-    if (!(kv = calloc((size_t)cap, sizeof *kv))) { rc = GR_ENOMEM; goto done; }
+    const gr_config_op_t *ops = changes;
+    int rc = 0, nkv = 0, cap = old->nconfigs + n + 1;
+    gr_config_kv_t *kv = calloc((size_t)cap, sizeof *kv);
+    if (!kv) return GR_ENOMEM;
     for (int i = 0; i < old->nconfigs; i++) {
         kv[i].key = strdup(old->configs[i].key);
         kv[i].value = strdup(old->configs[i].value);
@@ -1261,19 +1282,20 @@ int gr_topics_incremental_alter_configs(gr_topics_t *t, const char *name, const 
             kv[nkv++].value = nv;
         }
     }
-    if (validate_only) goto done;
     if (nkv) qsort(kv, (size_t)nkv, sizeof *kv, cmp_kv);
-    gr_config_kv_t *final = kv;
-    if (nkv == 0) { free(kv); final = NULL; }
-    kv = NULL;
-    rc = write_configs(t, old, final, nkv, err, errlen, &pub);
-    if (rc) gr_config_kv_free(final, nkv);
-    nkv = 0;
+    else { free(kv); kv = NULL; }
+    *out = kv;
+    *nout = nkv;
+    return 0;
 done:
-    pthread_mutex_unlock(&t->write_mu);
     gr_config_kv_free(kv, nkv);
-    if (pub) notify(t, GR_TOPIC_EVENT_CONFIG_CHANGED, pub, pub->partition_count);
     return rc;
+}
+
+int gr_topics_incremental_alter_configs(gr_topics_t *t, const char *name, const gr_config_op_t *ops,
+                                        int n, bool validate_only, char *err, size_t errlen)
+{
+    return change_configs(t, name, apply_config_ops, ops, n, validate_only, err, errlen);
 }
 
 void gr_topics_settings(gr_topics_t *t, const gr_topic_t *topic, gr_topic_settings_t *out)

@@ -148,6 +148,40 @@ uint32_t gr_crc32c_sw(uint32_t crc, const void *data, size_t len)
 #if defined(__x86_64__)
 #include <nmmintrin.h>
 
+/* Three interleaved streams of `block` bytes at a time, while at least
+ * 3 * block bytes remain: c1 and c2 start from zero, and are folded in by
+ * shifting the running CRC over the length of the stream that follows it
+ * (`shift` is the table for `block` zero bytes).  Advances *p and *len.
+ * Always inlined so that each call site keeps `block` a constant. */
+__attribute__((target("sse4.2"), always_inline))
+static inline uint64_t crc32c_hw_3way(uint64_t c0, const uint8_t **pp, size_t *lenp, size_t block,
+                                      uint32_t shift[4][256])
+{
+    const uint8_t *p = *pp;
+    size_t len = *lenp;
+    while (len >= 3 * block) {
+        uint64_t c1 = 0, c2 = 0;
+        const uint8_t *end = p + block;
+        do {
+            uint64_t a, b, c;
+            memcpy(&a, p, 8);
+            memcpy(&b, p + block, 8);
+            memcpy(&c, p + 2 * block, 8);
+            c0 = _mm_crc32_u64(c0, a);
+            c1 = _mm_crc32_u64(c1, b);
+            c2 = _mm_crc32_u64(c2, c);
+            p += 8;
+        } while (p < end);
+        c0 = shift_crc(shift, (uint32_t)c0) ^ c1;
+        c0 = shift_crc(shift, (uint32_t)c0) ^ c2;
+        p += 2 * block;
+        len -= 3 * block;
+    }
+    *pp = p;
+    *lenp = len;
+    return c0;
+}
+
 __attribute__((target("sse4.2")))
 static uint32_t crc32c_hw(uint32_t crc, const uint8_t *p, size_t len)
 {
@@ -156,45 +190,9 @@ static uint32_t crc32c_hw(uint32_t crc, const uint8_t *p, size_t len)
         c0 = _mm_crc32_u8((uint32_t)c0, *p++);
         len--;
     }
-    /* Three interleaved streams of LONG_BLOCK, then of SHORT_BLOCK bytes:
-     * c1 and c2 start from zero, and are folded in by shifting the running
-     * CRC over the length of the stream that follows it. */
-    while (len >= 3 * LONG_BLOCK) {
-        uint64_t c1 = 0, c2 = 0;
-        const uint8_t *end = p + LONG_BLOCK;
-        do {
-            uint64_t a, b, c;
-            memcpy(&a, p, 8);
-            memcpy(&b, p + LONG_BLOCK, 8);
-            memcpy(&c, p + 2 * LONG_BLOCK, 8);
-            c0 = _mm_crc32_u64(c0, a);
-            c1 = _mm_crc32_u64(c1, b);
-            c2 = _mm_crc32_u64(c2, c);
-            p += 8;
-        } while (p < end);
-        c0 = shift_crc(long_shift, (uint32_t)c0) ^ c1;
-        c0 = shift_crc(long_shift, (uint32_t)c0) ^ c2;
-        p += 2 * LONG_BLOCK;
-        len -= 3 * LONG_BLOCK;
-    }
-    while (len >= 3 * SHORT_BLOCK) {
-        uint64_t c1 = 0, c2 = 0;
-        const uint8_t *end = p + SHORT_BLOCK;
-        do {
-            uint64_t a, b, c;
-            memcpy(&a, p, 8);
-            memcpy(&b, p + SHORT_BLOCK, 8);
-            memcpy(&c, p + 2 * SHORT_BLOCK, 8);
-            c0 = _mm_crc32_u64(c0, a);
-            c1 = _mm_crc32_u64(c1, b);
-            c2 = _mm_crc32_u64(c2, c);
-            p += 8;
-        } while (p < end);
-        c0 = shift_crc(short_shift, (uint32_t)c0) ^ c1;
-        c0 = shift_crc(short_shift, (uint32_t)c0) ^ c2;
-        p += 2 * SHORT_BLOCK;
-        len -= 3 * SHORT_BLOCK;
-    }
+    /* Long streams for the bulk, then short ones for what is left. */
+    c0 = crc32c_hw_3way(c0, &p, &len, LONG_BLOCK, long_shift);
+    c0 = crc32c_hw_3way(c0, &p, &len, SHORT_BLOCK, short_shift);
     while (len >= 8) {
         uint64_t w;
         memcpy(&w, p, 8);
@@ -223,11 +221,8 @@ uint32_t gr_crc32c_hw(uint32_t crc, const void *data, size_t len)
     return gr_crc32c_sw(crc, data, len);
 }
 
+/* The hardware path already picks the fastest implementation available. */
 uint32_t gr_crc32c(uint32_t crc, const void *data, size_t len)
 {
-    pthread_once(&init_once, init_tables);
-#if defined(__x86_64__)
-    if (have_sse42) return crc32c_hw(crc, data, len);
-#endif
-    return gr_crc32c_sw(crc, data, len);
+    return gr_crc32c_hw(crc, data, len);
 }
