@@ -69,20 +69,14 @@ static int16_t append_partition(gr_broker_t *b, gr_request_t *req, gr_broker_top
         return gr_error_to_kafka(rc);
     }
     if (h.attributes & GR_BATCH_ATTR_CONTROL) return GR_KERR_INVALID_RECORD;
-    int64_t append_time = t->settings.log_append_time ? gr_wall_ms() : -1;
     gr_append_info_t info;
     /* The receive buffer is ours: the batch is stamped where it lies. */
-    rc = gr_log_append(p->log, (uint8_t *)rec->ptr, (size_t)rec->len, p->leader_epoch, append_time, gr_wall_ms(),
-                       &info);
-    if (rc < 0) {
-        gr_error("produce to %s-%d: append failed: %s", t->name, p->index, gr_strerror(rc));
-        return gr_error_to_kafka(rc);
-    }
+    rc = gr_broker_append(b, t, p, (uint8_t *)rec->ptr, (size_t)rec->len, &info);
+    if (rc < 0) return gr_error_to_kafka(rc);
     resp->BaseOffset = info.base_offset;
     resp->LogAppendTimeMs = info.log_append_time;
     resp->LogStartOffset = info.log_start_offset;
     *flush_due = info.flush_due;
-    gr_partition_appended(p);
     return GR_KERR_NONE;
 }
 
@@ -168,7 +162,6 @@ void gr_api_produce(gr_broker_t *b, gr_request_t *req)
                         td->Name.len > 255 ? 255 : (int)td->Name.len, td->Name.ptr, pd->Index,
                         gr_kafka_error_name(pr->ErrorCode));
             if (flush_due) {
-                gr_broker_request_flush(b, p);
                 if (in.Acks != 0) {
                     produce_wait_t *pw = &st->waits[st->nwaits++];
                     pw->state = st;

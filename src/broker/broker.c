@@ -319,6 +319,20 @@ static void on_flushed(void *arg, gr_log_t *log, int64_t flushed)
 
 void gr_broker_request_flush(gr_broker_t *b, gr_partition_t *p) { gr_flusher_request(b->flusher, p->log); }
 
+int gr_broker_append(gr_broker_t *b, gr_broker_topic_t *t, gr_partition_t *p, uint8_t *batch, size_t len,
+                     gr_append_info_t *info)
+{
+    int64_t now = gr_wall_ms();
+    int rc = gr_log_append(p->log, batch, len, p->leader_epoch, t->settings.log_append_time ? now : -1, now, info);
+    if (rc < 0) {
+        gr_error("partition %s-%d: append failed: %s", t->name, p->index, gr_strerror(rc));
+        return rc;
+    }
+    gr_partition_appended(p);
+    if (info->flush_due) gr_broker_request_flush(b, p);
+    return 0;
+}
+
 /* --- periodic duties --- */
 
 void gr_broker_foreach_topic(gr_broker_t *b, void (*fn)(void *arg, gr_broker_topic_t *t), void *arg)

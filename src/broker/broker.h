@@ -61,6 +61,15 @@ gr_partition_t *gr_broker_partition(gr_broker_t *b, const char *name, size_t len
  * INVALID_TOPIC_EXCEPTION for a bad name). */
 gr_broker_topic_t *gr_broker_auto_create(gr_broker_t *b, const char *name, size_t len, int16_t *err);
 
+/* Appends one validated batch (gr_batch_validate) as this partition's
+ * leader: stamps base offset, leader epoch and, for LogAppendTime topics,
+ * the broker's clock; wakes waiting fetches; and, when the topic's flush
+ * policy makes the append due (info->flush_due, e.g. flush.messages=1),
+ * asks the flusher for an fsync.  A caller that must not acknowledge before
+ * the fsync waits on p->flush_waiters for gr_log_end_offset.  0 or GR_E*. */
+int gr_broker_append(gr_broker_t *b, gr_broker_topic_t *t, gr_partition_t *p, uint8_t *batch, size_t len,
+                     gr_append_info_t *info);
+
 /* Asks the flusher for an fsync of the partition's log. */
 void gr_broker_request_flush(gr_broker_t *b, gr_partition_t *p);
 
