@@ -7,7 +7,7 @@ OPT      ?= -O2
 CFLAGS   ?= $(OPT) -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
             -Isrc -Ibuild/gen -MMD -MP -pthread -D_GNU_SOURCE
-LDLIBS   += -pthread
+LDLIBS   += -pthread -lz -lzstd -llz4 -lsnappy
 PYTHON   ?= /usr/bin/python3
 
 SCHEMAS  := $(sort $(wildcard src/protocol/schema/*.sch))

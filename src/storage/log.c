@@ -24,6 +24,7 @@
 #include "protocol/errors.h"
 #include "protocol/prim.h"
 #include "protocol/record_batch.h"
+#include "protocol/records.h"
 #include "storage/segment.h"
 #include "util/log.h"
 
@@ -558,6 +559,105 @@ out:
     return rc;
 }
 
+/* ListOffsets by timestamp answers with the exact record (Kafka's
+ * LogSegment.findOffsetByTimestamp: the first record with timestamp >= ts
+ * and offset >= log start), but the time index and batch headers only know
+ * batches.  They find the first candidate batch; then its records are read.
+ * Not a hot path, so one pread and a full decode per batch is fine. */
+typedef struct ts_search {
+    int64_t ts, min_offset;
+    int64_t offset, timestamp;      /* the first match; offset -1 if none */
+} ts_search_t;
+
+static int ts_search_record(const gr_record_t *rec, void *arg)
+{
+    ts_search_t *s = arg;
+    /* Keep going after a match: only a batch that decodes completely is
+     * trusted, so bytes that merely start like a record cannot answer. */
+    if (s->offset < 0 && rec->timestamp >= s->ts && rec->offset >= s->min_offset) {
+        s->offset = rec->offset;
+        s->timestamp = rec->timestamp;
+    }
+    return 0;
+}
+
+static int pread_all(int fd, uint8_t *buf, size_t n, int64_t pos)
+{
+    for (size_t done = 0; done < n;) {
+        ssize_t r = pread(fd, buf + done, n - done, pos + (int64_t)done);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return GR_EIO;
+        done += (size_t)r;
+    }
+    return 0;
+}
+
+/* Scans seg's batches from pos (a batch start) for the first record with
+ * timestamp >= ts and offset >= min_offset.  0, GR_ENOTFOUND or GR_E*. */
+static int segment_find_record(gr_segment_t *seg, int64_t pos, int64_t ts, int64_t min_offset,
+                               int64_t *offset, int64_t *timestamp)
+{
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    int rc = GR_ENOTFOUND;
+    while (pos < seg->size) {
+        gr_batch_header_t h;
+        if ((rc = gr_segment_read_header(seg, pos, &h)) < 0) break;
+        int64_t size = GR_BATCH_LOG_OVERHEAD + (int64_t)h.batch_length;
+        rc = GR_ENOTFOUND;
+        /* maxTimestamp bounds every record's timestamp in the batch. */
+        if (h.max_timestamp < ts || h.base_offset + h.last_offset_delta < min_offset) {
+            pos += size;
+            continue;
+        }
+        if (size > seg->size - pos) {
+            rc = GR_EIO;
+            break;
+        }
+        if ((size_t)size > cap) {
+            uint8_t *nb = realloc(buf, (size_t)size);
+            if (!nb) {
+                rc = GR_ENOMEM;
+                break;
+            }
+            buf = nb;
+            cap = (size_t)size;
+        }
+        if ((rc = pread_all(seg->file->fd, buf, (size_t)size, pos)) < 0) break;
+        ts_search_t s = {ts, min_offset, -1, -1};
+        int drc = gr_records_decode(buf, (size_t)size, ts_search_record, &s);
+        if (drc == GR_ENOMEM) {
+            rc = drc;
+            break;
+        }
+        if (drc < 0) {
+            /* The batch passed its CRC, so its records are what the client
+             * sent but we cannot read them (malformed, or beyond the
+             * decompression limit).  The batch start is the best answer:
+             * a consumer starting there misses nothing.  Debug level: every
+             * lookup that lands here would log it again. */
+            gr_debug("log %s: records of the batch at offset %lld unreadable (%s); "
+                    "timestamp lookup answers with the batch",
+                    seg->path, (long long)h.base_offset, gr_strerror(drc));
+            *offset = h.base_offset > min_offset ? h.base_offset : min_offset;
+            *timestamp = h.max_timestamp;
+            rc = 0;
+            break;
+        }
+        if (s.offset >= 0) {
+            *offset = s.offset;
+            *timestamp = s.timestamp;
+            rc = 0;
+            break;
+        }
+        /* No record qualifies (all below the log start, or a maxTimestamp
+         * larger than any record's): on to the next batch. */
+        pos += size;
+    }
+    free(buf);
+    return rc;
+}
+
 int gr_log_offset_for_timestamp(gr_log_t *log, int64_t ts, int64_t *offset, int64_t *timestamp)
 {
     int rc = GR_ENOTFOUND;
@@ -565,11 +665,18 @@ int gr_log_offset_for_timestamp(gr_log_t *log, int64_t ts, int64_t *offset, int6
     for (int i = 0; i < log->nsegs; i++) {
         gr_segment_t *seg = log->segs[i];
         /* Kafka: the first segment whose largest timestamp reaches ts. */
-        if (seg->size == 0 || seg->max_timestamp < ts) continue;
-        rc = gr_segment_find_timestamp(seg, ts, offset, timestamp);
+        if (seg->size == 0 || seg->max_timestamp < ts || seg->next_offset <= log->log_start_offset) continue;
+        /* The time index gives the first batch whose maxTimestamp >= ts;
+         * no record before it qualifies. */
+        int64_t boff, bts, pos;
+        rc = gr_segment_find_timestamp(seg, ts, &boff, &bts);
+        if (rc == GR_ENOTFOUND) continue;
+        if (rc < 0) break;
+        if (boff < log->log_start_offset) boff = log->log_start_offset;
+        if ((rc = gr_segment_find(seg, boff, &pos)) < 0) break;
+        rc = segment_find_record(seg, pos, ts, log->log_start_offset, offset, timestamp);
         if (rc != GR_ENOTFOUND) break;
     }
-    if (rc == 0 && *offset < log->log_start_offset) *offset = log->log_start_offset;
     pthread_mutex_unlock(&log->lock);
     return rc;
 }

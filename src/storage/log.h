@@ -92,9 +92,10 @@ typedef struct gr_log_slice {
 int gr_log_read(gr_log_t *log, int64_t offset, int64_t max_offset, int64_t max_bytes,
                 bool min_one, gr_log_slice_t *out);
 
-/* ListOffsets by timestamp: the first offset of the first batch whose
- * maxTimestamp >= ts (via the time index), and that batch's maxTimestamp.
- * GR_ENOTFOUND if no batch qualifies. */
+/* ListOffsets by timestamp: the offset and timestamp of the first record
+ * whose timestamp >= ts at or after the log start offset (Kafka's answer).
+ * The time index finds the first candidate batch, whose records are then
+ * decoded (decompressing if needed).  GR_ENOTFOUND if no record qualifies. */
 int gr_log_offset_for_timestamp(gr_log_t *log, int64_t ts, int64_t *offset, int64_t *timestamp);
 
 /* ListOffsets MAX_TIMESTAMP (-3): the offset and timestamp of the batch

@@ -39,7 +39,7 @@ build/fuzz/libgregor-fuzz.a: $(FUZZ_LIB_OBJ)
 
 build/fuzz/%: tests/fuzz/%.c build/fuzz/libgregor-fuzz.a
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $< build/fuzz/libgregor-fuzz.a -o $@ -pthread -lm
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $< build/fuzz/libgregor-fuzz.a -o $@ -pthread -lm -lz -lzstd -llz4 -lsnappy
 
 fuzz: $(FUZZ_TARGETS)
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -691,3 +691,127 @@ GR_TEST(storage_leader_epoch_checkpoint)
     CHECK(strcmp(text, "0\n3\n0 0\n3 4\n4 10\n") == 0);
     remove_dir(dir);
 }
+
+/* --- ListOffsets by timestamp down to the record --- */
+
+#include "protocol/records.h"
+
+/* A client-style batch of `n` real records (records.h layout) with the
+ * given timestamps, compressed with `codec`.  Returns its length. */
+static size_t make_record_batch(uint8_t *buf, size_t cap, const int64_t *ts, int n, int codec)
+{
+    gr_writer_t recs, body, z;
+    gr_writer_init(&recs);
+    gr_writer_init(&body);
+    gr_writer_init(&z);
+    int64_t max = ts[0];
+    for (int i = 0; i < n; i++) {
+        if (ts[i] > max) max = ts[i];
+        gr_writer_reset(&body);
+        gr_write_i8(&body, 0);
+        gr_write_varlong(&body, ts[i] - ts[0]);
+        gr_write_varint(&body, i);
+        gr_write_varint(&body, -1);                 /* key null */
+        gr_write_varint(&body, 4);
+        gr_writer_put(&body, "vvvv", 4);
+        gr_write_varint(&body, 0);
+        gr_write_varint(&recs, (int32_t)body.len);
+        gr_writer_put(&recs, body.buf, body.len);
+    }
+    const gr_writer_t *sec = &recs;
+    if (codec) {
+        CHECK_EQ(gr_codec_compress(codec, 0, recs.buf, recs.len, &z), 0);
+        sec = &z;
+    }
+    size_t len = GR_BATCH_HEADER_SIZE + sec->len;
+    CHECK(len <= cap);
+    make_batch(buf, n, ts[0], 0);
+    gr_put_be32(buf + 8, (uint32_t)(len - 12));
+    gr_put_be16(buf + 21, (uint16_t)codec);
+    gr_put_be64(buf + 35, (uint64_t)max);
+    memcpy(buf + GR_BATCH_HEADER_SIZE, sec->buf, sec->len);
+    gr_batch_update_crc(buf, len);
+    gr_writer_free(&recs);
+    gr_writer_free(&body);
+    gr_writer_free(&z);
+    return len;
+}
+
+GR_TEST(storage_offset_for_timestamp_exact_record)
+{
+    char *dir = make_dir();
+    gr_log_config_t cfg;
+    small_config(&cfg);
+    cfg.segment_bytes = 3000;   /* several segments of ~100-byte batches */
+    gr_log_t *log;
+    CHECK_EQ(gr_log_open(dir, &cfg, 0, -1, &log), 0);
+    uint8_t buf[8192];
+    gr_append_info_t info;
+    /* 120 batches of 5 records; record k (offset k) has timestamp
+     * 100000 + 10k; batches cycle through the codecs. */
+    for (int b = 0; b < 120; b++) {
+        int64_t ts[5];
+        for (int i = 0; i < 5; i++) ts[i] = 100000 + 10 * (5 * b + i);
+        size_t len = make_record_batch(buf, sizeof buf, ts, 5, b % 5);
+        CHECK_EQ(gr_log_append(log, buf, len, 0, -1, 0, &info), 0);
+        CHECK_EQ(info.base_offset, 5 * b);
+    }
+    CHECK(gr_log_segment_count(log) > 1);
+    int64_t off, ts;
+    int bad = 0;
+    for (int k = 0; k < 600; k++) {
+        int64_t t = 100000 + 10 * k;
+        if (gr_log_offset_for_timestamp(log, t, &off, &ts) != 0 || off != k || ts != t) bad++;
+        if (gr_log_offset_for_timestamp(log, t - 7, &off, &ts) != 0 || off != k || ts != t) bad++;
+        if (bad == 1) fprintf(stderr, "  record %d: got offset %lld ts %lld\n", k, (long long)off, (long long)ts);
+    }
+    CHECK_EQ(bad, 0);
+    CHECK_EQ(gr_log_offset_for_timestamp(log, 0, &off, &ts), 0);
+    CHECK_EQ(off, 0);
+    CHECK_EQ(ts, 100000);
+    CHECK_EQ(gr_log_offset_for_timestamp(log, 100000 + 10 * 599 + 1, &off, &ts), GR_ENOTFOUND);
+
+    /* Out-of-order timestamps inside one batch: the first record at or
+     * past the target wins, not the largest. */
+    int64_t odd[4] = {200000, 200300, 200200, 200400};
+    size_t len = make_record_batch(buf, sizeof buf, odd, 4, GR_CODEC_ZSTD);
+    CHECK_EQ(gr_log_append(log, buf, len, 0, -1, 0, &info), 0);
+    int64_t b0 = info.base_offset;
+    CHECK_EQ(gr_log_offset_for_timestamp(log, 200150, &off, &ts), 0);
+    CHECK_EQ(off, b0 + 1);
+    CHECK_EQ(ts, 200300);
+    CHECK_EQ(gr_log_offset_for_timestamp(log, 200301, &off, &ts), 0);
+    CHECK_EQ(off, b0 + 3);
+    CHECK_EQ(ts, 200400);
+
+    /* LogAppendTime: every record has the batch time, so the batch's
+     * first record answers. */
+    int64_t late[3] = {1, 2, 3};
+    len = make_record_batch(buf, sizeof buf, late, 3, GR_CODEC_GZIP);
+    CHECK_EQ(gr_log_append(log, buf, len, 0, 300000, 0, &info), 0);
+    CHECK_EQ(gr_log_offset_for_timestamp(log, 250000, &off, &ts), 0);
+    CHECK_EQ(off, info.base_offset);
+    CHECK_EQ(ts, 300000);
+
+    /* Records below the log start offset do not count (Kafka skips them
+     * rather than answering with the start offset and their timestamp). */
+    CHECK_EQ(gr_log_delete_records(log, 7), 0);
+    CHECK_EQ(gr_log_offset_for_timestamp(log, 0, &off, &ts), 0);
+    CHECK_EQ(off, 7);
+    CHECK_EQ(ts, 100070);
+    CHECK_EQ(gr_log_offset_for_timestamp(log, 100030, &off, &ts), 0);
+    CHECK_EQ(off, 7);
+    CHECK_EQ(ts, 100070);
+
+    /* The same answers after a reopen (time index rebuilt or reloaded). */
+    int64_t rp = gr_log_flush(log);
+    gr_log_release(log);
+    CHECK_EQ(gr_log_open(dir, &cfg, rp, 7, &log), 0);
+    CHECK_EQ(gr_log_offset_for_timestamp(log, 100000 + 10 * 333 - 4, &off, &ts), 0);
+    CHECK_EQ(off, 333);
+    CHECK_EQ(ts, 100000 + 10 * 333);
+    CHECK_EQ(gr_log_offset_for_timestamp(log, 200150, &off, &ts), 0);
+    CHECK_EQ(off, b0 + 1);
+    gr_log_release(log);
+    remove_dir(dir);
+}
