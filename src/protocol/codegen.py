@@ -592,6 +592,7 @@ def emit_decode(c, s, msg):
     if msg.first_flex is not None and msg.first_flex <= msg.vmin:
         flex_expr = 'true'
     c('const bool flexible = %s;' % flex_expr, 1)
+    c('(void)flexible;  /* unused in structs with only fixed-size fields */', 1)
     if needs_rc(s):
         c('int rc;', 1)
     c('%s(out);' % fn_name(s, msg, 'init'), 1)
@@ -730,6 +731,7 @@ def emit_encode(c, s, msg):
     if msg.first_flex is not None and msg.first_flex <= msg.vmin:
         flex_expr = 'true'
     c('const bool flexible = %s;' % flex_expr, 1)
+    c('(void)flexible;  /* unused in structs with only fixed-size fields */', 1)
     for f in s.fields:
         if f.tag is not None:
             continue
