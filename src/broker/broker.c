@@ -92,11 +92,20 @@ typedef struct checkpoints {
     int nrecovery, nstart;
 } checkpoints_t;
 
+static int checkpoint_cmp(const void *a, const void *b)
+{
+    const gr_checkpoint_entry_t *x = a, *y = b;
+    int c = strcmp(x->topic, y->topic);
+    return c ? c : (x->partition > y->partition) - (x->partition < y->partition);
+}
+
+/* Entries are sorted once at startup, so thousands of partitions do not
+ * cost a quadratic scan. */
 static int64_t checkpoint_lookup(gr_checkpoint_entry_t *e, int n, const char *topic, int32_t p, int64_t dflt)
 {
-    for (int i = 0; i < n; i++)
-        if (e[i].partition == p && strcmp(e[i].topic, topic) == 0) return e[i].offset;
-    return dflt;
+    gr_checkpoint_entry_t key = {(char *)topic, p, 0};
+    gr_checkpoint_entry_t *hit = n ? bsearch(&key, e, (size_t)n, sizeof *e, checkpoint_cmp) : NULL;
+    return hit ? hit->offset : dflt;
 }
 
 /* --- partitions --- */
@@ -261,6 +270,8 @@ int gr_broker_open(gr_broker_config_t *cfg, gr_loop_t *loop, gr_broker_t **out)
         cp.start = NULL;
         cp.nstart = 0;
     }
+    if (cp.nrecovery) qsort(cp.recovery, (size_t)cp.nrecovery, sizeof *cp.recovery, checkpoint_cmp);
+    if (cp.nstart) qsort(cp.start, (size_t)cp.nstart, sizeof *cp.start, checkpoint_cmp);
     open_ctx_t ctx = {b, &cp, 0};
     gr_topics_foreach(b->topics, open_one, &ctx);
     if ((rc = ctx.rc) < 0) goto err;
@@ -335,6 +346,11 @@ int gr_broker_append(gr_broker_t *b, gr_broker_topic_t *t, gr_partition_t *p, ui
 
 /* --- periodic duties --- */
 
+static int topic_name_cmp(const void *a, const void *b)
+{
+    return strcmp((*(gr_broker_topic_t *const *)a)->name, (*(gr_broker_topic_t *const *)b)->name);
+}
+
 void gr_broker_foreach_topic(gr_broker_t *b, void (*fn)(void *arg, gr_broker_topic_t *t), void *arg)
 {
     /* The map is unordered; collect and sort for stable output. */
@@ -343,12 +359,7 @@ void gr_broker_foreach_topic(gr_broker_t *b, void (*fn)(void *arg, gr_broker_top
     uint32_t n = 0;
     for (uint32_t i = 0; i < b->map_cap; i++)
         if (b->map[i]) all[n++] = b->map[i];
-    for (uint32_t i = 1; i < n; i++)
-        for (uint32_t j = i; j > 0 && strcmp(all[j - 1]->name, all[j]->name) > 0; j--) {
-            gr_broker_topic_t *tmp = all[j];
-            all[j] = all[j - 1];
-            all[j - 1] = tmp;
-        }
+    qsort(all, n, sizeof *all, topic_name_cmp);
     for (uint32_t i = 0; i < n; i++) fn(arg, all[i]);
     free(all);
 }
