@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "api/api.h"
@@ -72,6 +73,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "gregord: zookeeper.connect is set, but this build runs single-node only "
                         "(the ZooKeeper metadata store is not built yet)\n");
         return 2;
+    }
+    /* Every partition keeps its active segment and indexes open, like
+     * Kafka: raise the soft fd limit to the hard one rather than fail at
+     * a few hundred partitions. */
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &nofile);
     }
     signal(SIGPIPE, SIG_IGN);
     struct sigaction sa = {.sa_handler = on_stop_signal};
