@@ -67,5 +67,16 @@ void gr_api_incremental_alter_configs(gr_broker_t *b, gr_request_t *req);
 void gr_api_delete_records(gr_broker_t *b, gr_request_t *req);
 void gr_api_describe_cluster(gr_broker_t *b, gr_request_t *req);
 void gr_api_describe_log_dirs(gr_broker_t *b, gr_request_t *req);
+void gr_api_find_coordinator(gr_broker_t *b, gr_request_t *req);
+void gr_api_join_group(gr_broker_t *b, gr_request_t *req);
+void gr_api_sync_group(gr_broker_t *b, gr_request_t *req);
+void gr_api_heartbeat(gr_broker_t *b, gr_request_t *req);
+void gr_api_leave_group(gr_broker_t *b, gr_request_t *req);
+void gr_api_offset_commit(gr_broker_t *b, gr_request_t *req);
+void gr_api_offset_fetch(gr_broker_t *b, gr_request_t *req);
+void gr_api_list_groups(gr_broker_t *b, gr_request_t *req);
+void gr_api_describe_groups(gr_broker_t *b, gr_request_t *req);
+void gr_api_delete_groups(gr_broker_t *b, gr_request_t *req);
+void gr_api_offset_delete(gr_broker_t *b, gr_request_t *req);
 
 #endif

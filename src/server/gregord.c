@@ -14,6 +14,7 @@
 
 #include "api/api.h"
 #include "broker/broker.h"
+#include "group/coordinator.h"
 #include "net/conn.h"
 #include "net/loop.h"
 #include "server/config.h"
@@ -91,9 +92,16 @@ int main(int argc, char **argv)
     int rc = 1;
     gr_broker_t *broker = NULL;
     gr_server_t *server = NULL;
+    gr_coordinator_t *coordinator = NULL;
     main_loop = gr_loop_new();
     if (!main_loop) goto out;
     if (gr_broker_open(&cfg, main_loop, &broker) < 0) goto out;
+    /* Groups are rebuilt from __consumer_offsets before the listener opens,
+     * so no group request sees a half-loaded coordinator. */
+    gr_coordinator_config_t ccfg;
+    gr_coordinator_config_from_broker(&ccfg, &cfg);
+    if (gr_coordinator_new(broker, main_loop, &ccfg, &coordinator) < 0) goto out;
+    if (gr_coordinator_load(coordinator) < 0) goto out;
     struct gr_server_config scfg = {
         .host = cfg.listener_host,
         .port = cfg.listener_port,
@@ -112,6 +120,9 @@ int main(int argc, char **argv)
     gr_info("gregord: shutting down");
 out:
     if (server) gr_server_stop(server);
+    /* Parked joins and syncs are answered (their connections are gone) and
+     * freed before the logs close. */
+    gr_coordinator_close(coordinator);
     gr_broker_close(broker);
     gr_loop_free(main_loop);
     main_loop = NULL;
