@@ -14,6 +14,7 @@
 
 #include "api/api.h"
 #include "protocol/record_batch.h"
+#include "protocol/records.h"
 
 typedef struct produce_wait {
     gr_waiter_t waiter;
@@ -30,6 +31,13 @@ typedef struct produce_state {
     int nwaits, pending;
     gr_timer_t timer;
 } produce_state_t;
+
+/* Stops the walk at the first record without a key. */
+static int find_null_key(const gr_record_t *rec, void *arg)
+{
+    (void)arg;
+    return rec->key.len < 0 ? 1 : 0;
+}
 
 /* Validates one partition's records and appends them; returns the Kafka
  * error code for the partition. */
@@ -69,6 +77,22 @@ static int16_t append_partition(gr_broker_t *b, gr_request_t *req, gr_broker_top
         return gr_error_to_kafka(rc);
     }
     if (h.attributes & GR_BATCH_ATTR_CONTROL) return GR_KERR_INVALID_RECORD;
+    if (t->settings.compact) {
+        /* The cleaner keeps the latest record per key, so a record without
+         * one has no place in a compacted log (Kafka's LogValidator).  Only
+         * compacted topics pay for walking (and decompressing) records. */
+        rc = gr_records_decode(rec->ptr, (size_t)rec->len, find_null_key, NULL);
+        if (rc > 0) {
+            gr_warn("produce to %s-%d from %s: compacted topic cannot accept message without key", t->name,
+                    p->index, gr_conn_peer(req->conn));
+            return GR_KERR_INVALID_RECORD;
+        }
+        if (rc < 0) {
+            gr_warn("produce to %s-%d from %s: records unreadable: %s", t->name, p->index,
+                    gr_conn_peer(req->conn), gr_strerror(rc));
+            return rc == GR_ENOMEM ? GR_KERR_UNKNOWN_SERVER_ERROR : GR_KERR_CORRUPT_MESSAGE;
+        }
+    }
     gr_append_info_t info;
     /* The receive buffer is ours: the batch is stamped where it lies. */
     rc = gr_broker_append(b, t, p, (uint8_t *)rec->ptr, (size_t)rec->len, &info);

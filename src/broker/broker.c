@@ -189,6 +189,29 @@ static int topic_add(gr_broker_t *b, const gr_topic_t *topic, const checkpoints_
     return 0;
 }
 
+/* Hands the cleaner the logs of a topic whose cleanup.policy has
+ * "compact" (with its settings), or takes them back when it has not. */
+static void cleaner_sync_topic(gr_broker_t *b, gr_broker_topic_t *t)
+{
+    if (!b->cleaner) return;
+    gr_cleaner_log_config_t cc = {
+        .delete_retention_ms = t->settings.delete_retention_ms,
+        .min_cleanable_dirty_ratio = t->settings.min_cleanable_dirty_ratio,
+        .min_compaction_lag_ms = t->settings.min_compaction_lag_ms,
+        .max_compaction_lag_ms = t->settings.max_compaction_lag_ms,
+    };
+    for (int32_t i = 0; i < t->npartitions; i++) {
+        if (t->settings.compact) gr_cleaner_add(b->cleaner, t->name, i, t->partitions[i]->log, &cc);
+        else gr_cleaner_remove(b->cleaner, t->partitions[i]->log);
+    }
+}
+
+static void cleaner_drop_topic(gr_broker_t *b, gr_broker_topic_t *t)
+{
+    if (!b->cleaner) return;
+    for (int32_t i = 0; i < t->npartitions; i++) gr_cleaner_remove(b->cleaner, t->partitions[i]->log);
+}
+
 /* The registry tells us about every topic change, including our own. */
 static void on_topic_event(void *arg, int event, const gr_topic_t *topic, int32_t old_partitions)
 {
@@ -196,24 +219,32 @@ static void on_topic_event(void *arg, int event, const gr_topic_t *topic, int32_
     gr_broker_topic_t *t = gr_broker_topic(b, topic->name, strlen(topic->name));
     switch (event) {
     case GR_TOPIC_EVENT_CREATED:
-        if (!t && topic_add(b, topic, NULL) == 0)
+        if (!t && topic_add(b, topic, NULL) == 0) {
             gr_info("topic %s created with %d partitions", topic->name, topic->partition_count);
+            t = gr_broker_topic(b, topic->name, strlen(topic->name));
+            if (t) cleaner_sync_topic(b, t);
+        }
         break;
     case GR_TOPIC_EVENT_DELETED:
         if (t) {
+            /* Before the files go: the cleaner creates none after this. */
+            cleaner_drop_topic(b, t);
             map_remove(b, t);
             topic_free(t, true);
             gr_info("topic %s deleted and its data removed", topic->name);
         }
         break;
     case GR_TOPIC_EVENT_PARTITIONS_ADDED:
-        if (t && topic_add_partitions(b, t, topic->partition_count, NULL) == 0)
+        if (t && topic_add_partitions(b, t, topic->partition_count, NULL) == 0) {
             gr_info("topic %s: partitions %d -> %d", topic->name, old_partitions, topic->partition_count);
+            cleaner_sync_topic(b, t);
+        }
         break;
     case GR_TOPIC_EVENT_CONFIG_CHANGED:
         if (t) {
             gr_topics_settings(b->topics, topic, &t->settings);
             for (int32_t i = 0; i < t->npartitions; i++) gr_log_set_config(t->partitions[i]->log, &t->settings.log);
+            cleaner_sync_topic(b, t);
             gr_info("topic %s: configuration changed", topic->name);
         }
         break;
@@ -461,6 +492,17 @@ int gr_broker_start(gr_broker_t *b, int advertised_port)
     }
     b->flusher = gr_flusher_start(on_flushed, b);
     if (!b->flusher) return GR_ENOMEM;
+    if (gr_config_set_bool(&b->cfg->set, "log.cleaner.enable")) {
+        gr_cleaner_config_t cc;
+        gr_cleaner_config_default(&cc);
+        cc.backoff_ms = gr_config_set_long(&b->cfg->set, "log.cleaner.backoff.ms");
+        cc.io_max_bytes_per_second = gr_config_set_double(&b->cfg->set, "log.cleaner.io.max.bytes.per.second");
+        cc.dedupe_buffer_size = gr_config_set_long(&b->cfg->set, "log.cleaner.dedupe.buffer.size");
+        b->cleaner = gr_cleaner_start(b->cfg->log_dir, &cc);
+        if (!b->cleaner) return GR_ENOMEM;
+        for (uint32_t i = 0; i < b->map_cap; i++)
+            if (b->map[i]) cleaner_sync_topic(b, b->map[i]);
+    }
     gr_timer_init(&b->retention_timer, retention_tick);
     gr_timer_init(&b->flush_timer, flush_tick);
     gr_timer_init(&b->checkpoint_timer, checkpoint_tick);
@@ -503,6 +545,8 @@ void gr_broker_close(gr_broker_t *b)
         gr_loop_timer_cancel(b->loop, &b->flush_timer);
         gr_loop_timer_cancel(b->loop, &b->checkpoint_timer);
     }
+    /* First the cleaner: it abandons a pass in progress and lets go of the logs. */
+    if (b->cleaner) gr_cleaner_stop(b->cleaner);
     if (b->flusher) gr_flusher_stop(b->flusher);
     /* A clean stop flushes everything, so the next start scans nothing. */
     for (uint32_t i = 0; i < b->map_cap; i++)

@@ -1,6 +1,6 @@
 /* The broker's state: configuration, topic registry, and the partitions this
  * broker serves with their logs; plus the background duties (flusher,
- * retention, checkpoints).  API handlers (src/api/) work through this.
+ * retention, checkpoints, the log cleaner of compacted topics).  API handlers (src/api/) work through this.
  *
  * Loop thread only, except where a function says otherwise. */
 #ifndef GR_BROKER_H
@@ -14,6 +14,7 @@
 #include "cluster/topics.h"
 #include "net/loop.h"
 #include "server/config.h"
+#include "storage/cleaner.h"
 #include "storage/flusher.h"
 
 /* The broker's view of one topic: settings resolved from its configs, and
@@ -33,6 +34,7 @@ typedef struct gr_broker {
     gr_metastore_t *ms;
     gr_topics_t *topics;
     gr_flusher_t *flusher;
+    gr_cleaner_t *cleaner;          /* NULL when log.cleaner.enable=false */
     const char *advertised_host;
     int advertised_port;
     /* name -> topic, open addressing */

@@ -216,6 +216,110 @@ static int64_t parse_name(const char *name, const char *ext)
     return v;
 }
 
+/* "<20 digits>" at name -> value, or -1. */
+static int64_t parse_digits20(const char *name)
+{
+    int64_t v = 0;
+    for (int i = 0; i < 20; i++) {
+        if (name[i] < '0' || name[i] > '9') return -1;
+        if (v > (INT64_MAX - 9) / 10) return -1;
+        v = v * 10 + (name[i] - '0');
+    }
+    return v;
+}
+
+static bool has_suffix(const char *name, const char *suffix)
+{
+    size_t n = strlen(name), s = strlen(suffix);
+    return n > s && strcmp(name + n - s, suffix) == 0;
+}
+
+/* --- finishing a cleaner swap interrupted by a crash ---
+ *
+ * The cleaner's commit point is the rename of <base>.log.cleaned to
+ *
+ *   <base>.log.<end>.swap      both 20-digit offsets
+ *
+ * which means: the cleaned segment in this file replaces every segment
+ * whose base offset is in [base, end).  So at open a .swap file is finished
+ * (those segments' files deleted, the .swap renamed to <base>.log; its
+ * indexes, old or new, deleted and rebuilt by the scan), and every
+ * *.cleaned file (a replacement that never reached its commit) is deleted.
+ * Each step is idempotent, so a crash during this is finished next time. */
+static int finish_swaps(gr_log_t *log)
+{
+    static const char *const exts[] = {".log", ".index", ".timeindex", ".txnindex", ".snapshot"};
+    int rc = 0;
+    bool changed = false;
+    DIR *d = opendir(log->dir);
+    if (!d) {
+        gr_error("log %s: opendir: %s", log->dir, strerror(errno));
+        return GR_EIO;
+    }
+    int64_t (*swaps)[2] = NULL;
+    int nswaps = 0, cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        const char *name = de->d_name;
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s", log->dir, name);
+        if (has_suffix(name, ".cleaned")) {
+            gr_info("log %s: removing unfinished cleaner output %s", log->dir, name);
+            unlink(path);
+            changed = true;
+            continue;
+        }
+        if (strlen(name) != 50 || strncmp(name + 20, ".log.", 5) != 0 || strcmp(name + 45, ".swap") != 0) continue;
+        int64_t base = parse_digits20(name), end = parse_digits20(name + 25);
+        if (base < 0 || end < base) continue;
+        if (nswaps == cap) {
+            cap = cap ? cap * 2 : 4;
+            int64_t (*n)[2] = realloc(swaps, (size_t)cap * sizeof *n);
+            if (!n) { rc = GR_ENOMEM; goto out; }
+            swaps = n;
+        }
+        swaps[nswaps][0] = base;
+        swaps[nswaps][1] = end;
+        nswaps++;
+    }
+    for (int i = 0; i < nswaps; i++) {
+        int64_t base = swaps[i][0], end = swaps[i][1];
+        gr_warn("log %s: finishing an interrupted cleaner swap of segments %lld..%lld", log->dir,
+                (long long)base, (long long)end);
+        rewinddir(d);
+        while ((de = readdir(d))) {
+            int64_t b = parse_name(de->d_name, ".log");
+            if (b < base || b >= end) continue;
+            for (size_t e = 0; e < sizeof exts / sizeof exts[0]; e++) {
+                char path[PATH_MAX];
+                snprintf(path, sizeof path, "%s/%020lld%s", log->dir, (long long)b, exts[e]);
+                unlink(path);
+            }
+        }
+        /* The index files under <base> may be the old segment's or the new
+         * one's: either way the scan at open rebuilds them. */
+        for (size_t e = 1; e < sizeof exts / sizeof exts[0]; e++) {
+            char path[PATH_MAX];
+            snprintf(path, sizeof path, "%s/%020lld%s", log->dir, (long long)base, exts[e]);
+            unlink(path);
+        }
+        char from[PATH_MAX], to[PATH_MAX];
+        snprintf(from, sizeof from, "%s/%020lld.log.%020lld.swap", log->dir, (long long)base, (long long)end);
+        snprintf(to, sizeof to, "%s/%020lld.log", log->dir, (long long)base);
+        if (rename(from, to) < 0) {
+            gr_error("log %s: rename %s: %s", log->dir, from, strerror(errno));
+            rc = GR_EIO;
+            goto out;
+        }
+        changed = true;
+    }
+    if (changed && fsync_dir(log->dir) < 0) rc = GR_EIO;
+out:
+    free(swaps);
+    closedir(d);
+    return rc;
+}
+
 /* Lists segment base offsets and removes leftovers: *.deleted files from an
  * interrupted retention, *.tmp, and index files without a .log. */
 static int list_segments(gr_log_t *log, int64_t **bases, int *n)
@@ -268,6 +372,7 @@ static int load_segments(gr_log_t *log, int64_t recovery_point)
 {
     int64_t *bases = NULL;
     int n = 0, rc;
+    if ((rc = finish_swaps(log)) < 0) goto out;
     if ((rc = list_segments(log, &bases, &n)) < 0) goto out;
     int64_t min_offset = 0;
     int drop_from = n;      /* segments from here on are deleted */
@@ -807,4 +912,150 @@ bool gr_log_flush_due(gr_log_t *log, int64_t now_ms)
                now_ms - log->first_unflushed_ms >= log->cfg.flush_ms;
     pthread_mutex_unlock(&log->lock);
     return due;
+}
+
+/* --- the log cleaner's view (storage/cleaner.c) --- */
+
+int gr_log_test_swap_crash_after = -1;
+bool gr_log_test_crashed;
+
+int gr_log_cleanable(gr_log_t *log, gr_log_cleanable_t *out)
+{
+    int rc = 0;
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&log->lock);
+    if (log->deleted) {
+        rc = GR_ENOTFOUND;
+        goto out;
+    }
+    out->cfg = log->cfg;
+    out->active_base = active(log)->base_offset;
+    out->log_start_offset = log->log_start_offset;
+    if (log->nsegs > 1) {
+        out->segs = calloc((size_t)(log->nsegs - 1), sizeof *out->segs);
+        if (!out->segs) {
+            rc = GR_ENOMEM;
+            goto out;
+        }
+    }
+    for (int i = 0; i < log->nsegs - 1; i++) {
+        gr_segment_t *seg = log->segs[i];
+        out->segs[i] = (gr_log_seg_info_t){
+            .seg = gr_segment_keep(seg),
+            .base_offset = seg->base_offset,
+            .next_offset = seg->next_offset,
+            .size = seg->size,
+            .max_timestamp = seg->max_timestamp,
+            .mtime_ms = seg->mtime_ms,
+            .index_entries = seg->oindex.entries,
+            .time_index_entries = seg->tindex.entries,
+        };
+        out->n++;
+    }
+out:
+    pthread_mutex_unlock(&log->lock);
+    return rc;
+}
+
+void gr_log_cleanable_free(gr_log_cleanable_t *c)
+{
+    for (int i = 0; i < c->n; i++) gr_segment_release(c->segs[i].seg);
+    free(c->segs);
+    memset(c, 0, sizeof *c);
+}
+
+/* Counts the swap's file operations for the crash tests. */
+static bool swap_crash_here(int *step)
+{
+    if (gr_log_test_swap_crash_after >= 0 && (*step)++ >= gr_log_test_swap_crash_after) {
+        gr_log_test_crashed = true;
+        return true;
+    }
+    return false;
+}
+
+static int rename_logged(gr_log_t *log, const char *from, const char *to)
+{
+    if (rename(from, to) == 0) return 0;
+    gr_error("log %s: rename %s -> %s: %s", log->dir, from, to, strerror(errno));
+    return GR_EIO;
+}
+
+int gr_log_replace_segments(gr_log_t *log, gr_segment_t *const *old, int n, gr_segment_t *cleaned)
+{
+    int rc = 0, step = 0;
+    char from[PATH_MAX + 64], to[PATH_MAX + 64];
+    if (n <= 0 || cleaned->base_offset != old[0]->base_offset) return GR_EINVAL;
+    pthread_mutex_lock(&log->lock);
+    int first = -1;
+    for (int i = 0; i < log->nsegs - 1; i++)
+        if (log->segs[i] == old[0]) first = i;
+    /* Retention or DeleteRecords may have removed some meanwhile, and the
+     * run must not reach the active segment. */
+    if (log->deleted || first < 0 || first + n > log->nsegs - 1) {
+        rc = GR_ENOTFOUND;
+        goto out;
+    }
+    for (int k = 1; k < n; k++)
+        if (log->segs[first + k] != old[k]) {
+            rc = GR_ENOTFOUND;
+            goto out;
+        }
+    int64_t end = log->segs[first + n]->base_offset;
+
+    /* 1. Commit: from here on a restart completes the swap. */
+    snprintf(from, sizeof from, "%s.log%s", cleaned->path, cleaned->suffix);
+    snprintf(to, sizeof to, "%s.log.%020lld.swap", cleaned->path, (long long)end);
+    if (swap_crash_here(&step)) { rc = GR_EIO; goto out; }
+    if ((rc = rename_logged(log, from, to)) < 0) goto out;
+    if (swap_crash_here(&step)) { rc = GR_EIO; goto out; }
+    if ((rc = fsync_dir(log->dir)) < 0) {
+        /* The rename may or may not be durable: undo it so that neither a
+         * restart nor this process sees a half-made decision. */
+        rename(to, from);
+        goto out;
+    }
+
+    /* 2. The old files go (a fetch holding a gr_file_t still reads them). */
+    for (int k = 0; k < n; k++) {
+        if (swap_crash_here(&step)) { rc = GR_EIO; goto out; }
+        if (gr_segment_delete_files(old[k]) < 0) rc = GR_EIO;
+    }
+
+    /* 3. The new indexes take their final names. */
+    static const char *const idx[] = {".index", ".timeindex"};
+    for (int e = 0; e < 2; e++) {
+        if (swap_crash_here(&step)) { rc = GR_EIO; goto out; }
+        char f[PATH_MAX + 64], t[PATH_MAX + 64];
+        snprintf(f, sizeof f, "%s%s%s", cleaned->path, idx[e], cleaned->suffix);
+        snprintf(t, sizeof t, "%s%s", cleaned->path, idx[e]);
+        if (rename_logged(log, f, t) < 0) rc = GR_EIO;
+    }
+
+    /* 4. The data file too. */
+    if (swap_crash_here(&step)) { rc = GR_EIO; goto out; }
+    snprintf(from, sizeof from, "%s.log", cleaned->path);
+    if (rename_logged(log, to, from) < 0) rc = GR_EIO;
+    if (swap_crash_here(&step)) { rc = GR_EIO; goto out; }
+    cleaned->suffix[0] = '\0';
+    if (fsync_dir(log->dir) < 0) rc = GR_EIO;
+    if (rc < 0) gr_error("log %s: cleaner swap at %lld left files misnamed; the next open finishes it",
+                         log->dir, (long long)cleaned->base_offset);
+
+    /* Past the commit the new set is the log, whatever the renames did: its
+     * files are open, and a restart finishes the names. */
+    int64_t old_bytes = 0;
+    for (int k = 0; k < n; k++) {
+        old_bytes += old[k]->size;
+        gr_segment_release(old[k]);
+    }
+    log->segs[first] = gr_segment_keep(cleaned);
+    memmove(log->segs + first + 1, log->segs + first + n, (size_t)(log->nsegs - first - n) * sizeof *log->segs);
+    log->nsegs -= n - 1;
+    log->size_bytes += cleaned->size - old_bytes;
+    if (log->log_start_offset < log->segs[0]->base_offset) log->log_start_offset = log->segs[0]->base_offset;
+    rc = 0;
+out:
+    pthread_mutex_unlock(&log->lock);
+    return rc;
 }

@@ -123,4 +123,57 @@ int64_t gr_log_flush(gr_log_t *log);
 /* True when flush.ms has passed since the last flush with data unflushed. */
 bool gr_log_flush_due(gr_log_t *log, int64_t now_ms);
 
+/* --- for the log cleaner (storage/cleaner.c) ---
+ *
+ * The cleaner reads non-active segments without the log lock (their files
+ * and fields no longer change), writes the cleaned replacement of a run of
+ * them as "<base>.log.cleaned" (+ ".index.cleaned", ".timeindex.cleaned"),
+ * and takes the lock only for gr_log_replace_segments.  See README.md,
+ * "Compaction", for the crash-safe swap. */
+
+struct gr_segment;
+
+typedef struct gr_log_seg_info {
+    struct gr_segment *seg;         /* a reference (dropped by gr_log_cleanable_free) */
+    int64_t base_offset;
+    int64_t next_offset;            /* last offset + 1; base_offset when empty */
+    int64_t size;
+    int64_t max_timestamp;          /* -1 if none */
+    int64_t mtime_ms;               /* file last-modified */
+    int64_t index_entries, time_index_entries;
+} gr_log_seg_info_t;
+
+typedef struct gr_log_cleanable {
+    gr_log_seg_info_t *segs;        /* every non-active segment, by offset */
+    int n;
+    int64_t active_base;            /* the active segment's base offset */
+    int64_t log_start_offset;
+    gr_log_config_t cfg;
+} gr_log_cleanable_t;
+
+/* A snapshot of the non-active segments.  0 or GR_E* (GR_ENOTFOUND once
+ * the log is deleted). */
+int gr_log_cleanable(gr_log_t *log, gr_log_cleanable_t *out);
+void gr_log_cleanable_free(gr_log_cleanable_t *c);
+
+/* Replaces old[0..n) — consecutive non-active segments of this log — with
+ * `cleaned`, a complete and fsynced segment whose files carry the suffix
+ * ".cleaned" and whose base offset is old[0]'s.  Under the log lock:
+ *   1. <base>.log.cleaned -> <base>.log.<end>.swap, directory fsynced: the
+ *      commit point (<end> = the base offset of the segment after old[n-1])
+ *   2. the old segments' files are deleted
+ *   3. <base>.index.cleaned -> .index, <base>.timeindex.cleaned -> .timeindex
+ *   4. the .swap -> <base>.log, directory fsynced
+ * and the segment list is updated.  GR_ENOTFOUND (nothing done, `cleaned`
+ * still named .cleaned) if the log was deleted or the segments changed
+ * meanwhile (retention, DeleteRecords).  On success the log holds its own
+ * reference to `cleaned`. */
+int gr_log_replace_segments(gr_log_t *log, struct gr_segment *const *old, int n, struct gr_segment *cleaned);
+
+/* Tests only: >= 0 makes gr_log_replace_segments stop (return GR_EIO)
+ * after that many of its file operations, as if the process died there;
+ * gr_log_test_crashed then says it did.  -1 (default) = off. */
+extern int gr_log_test_swap_crash_after;
+extern bool gr_log_test_crashed;
+
 #endif

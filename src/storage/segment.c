@@ -18,7 +18,7 @@
 
 static int file_path(char *buf, size_t cap, const gr_segment_t *seg, const char *ext)
 {
-    int n = snprintf(buf, cap, "%s%s", seg->path, ext);
+    int n = snprintf(buf, cap, "%s%s%s", seg->path, ext, seg->suffix);
     return n < 0 || (size_t)n >= cap ? GR_EINVAL : 0;
 }
 
@@ -43,7 +43,7 @@ static gr_segment_t *segment_new(const char *dir, int64_t base_offset)
 
 static int open_files(gr_segment_t *seg, bool fresh)
 {
-    char p[PATH_MAX + 16];
+    char p[PATH_MAX + 64];
     int flags = O_RDWR | O_CREAT | O_CLOEXEC | (fresh ? O_TRUNC : 0);
     file_path(p, sizeof p, seg, ".log");
     int fd = open(p, flags, 0644);
@@ -71,9 +71,17 @@ static int open_files(gr_segment_t *seg, bool fresh)
 int gr_segment_create(const char *dir, int64_t base_offset, int32_t index_bytes, int64_t now_ms,
                       gr_segment_t **out)
 {
+    return gr_segment_create_suffixed(dir, base_offset, "", index_bytes, now_ms, out);
+}
+
+int gr_segment_create_suffixed(const char *dir, int64_t base_offset, const char *suffix, int32_t index_bytes,
+                               int64_t now_ms, gr_segment_t **out)
+{
     int rc;
+    if (strlen(suffix) >= sizeof ((gr_segment_t *)0)->suffix) return GR_EINVAL;
     gr_segment_t *seg = segment_new(dir, base_offset);
     if (!seg) return GR_ENOMEM;
+    strcpy(seg->suffix, suffix);
     if ((rc = open_files(seg, true)) < 0) goto err;
     if ((rc = gr_segment_make_active(seg, index_bytes)) < 0) goto err;
     seg->created_ms = now_ms;
@@ -457,7 +465,7 @@ int gr_segment_delete_files(gr_segment_t *seg)
 {
     static const char *const exts[] = {".log", ".index", ".timeindex", ".txnindex", ".snapshot"};
     int rc = 0;
-    char p[PATH_MAX + 16];
+    char p[PATH_MAX + 64];
     seg->deleted = true;
     for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
         file_path(p, sizeof p, seg, exts[i]);

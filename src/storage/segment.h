@@ -33,12 +33,19 @@ typedef struct gr_segment {
     bool deleted;                   /* files unlinked; do not trim on close */
     atomic_int refs;
     char path[PATH_MAX];            /* "<dir>/<base>" without extension */
+    char suffix[48];                /* after the extension: "" for a live
+                                     * segment, ".cleaned" while the log
+                                     * cleaner writes its replacement */
 } gr_segment_t;
 
 /* Creates fresh, empty files (replacing leftovers) with indexes
  * preallocated to index_bytes. */
 int gr_segment_create(const char *dir, int64_t base_offset, int32_t index_bytes, int64_t now_ms,
                       gr_segment_t **out);
+/* The same with files named <base><ext><suffix> (the cleaner's
+ * "<base>.log.cleaned" etc.), which recovery at log open deletes. */
+int gr_segment_create_suffixed(const char *dir, int64_t base_offset, const char *suffix, int32_t index_bytes,
+                               int64_t now_ms, gr_segment_t **out);
 /* Opens existing files without reading them; call gr_segment_recover next. */
 int gr_segment_open(const char *dir, int64_t base_offset, gr_segment_t **out);
 gr_segment_t *gr_segment_keep(gr_segment_t *seg);
@@ -82,7 +89,8 @@ int gr_segment_make_active(gr_segment_t *seg, int32_t index_bytes);
 bool gr_segment_needs_roll(const gr_segment_t *seg, int64_t last_offset, size_t len);
 /* fdatasync of the .log and both indexes. */
 int gr_segment_sync(gr_segment_t *seg);
-/* Unlinks the files (readers holding the gr_file_t keep reading). */
+/* Unlinks the files <base><ext><suffix> (readers holding the gr_file_t
+ * keep reading). */
 int gr_segment_delete_files(gr_segment_t *seg);
 /* Newest timestamp for retention.ms: max_timestamp, or the file mtime. */
 int64_t gr_segment_retention_ts(const gr_segment_t *seg);
