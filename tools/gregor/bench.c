@@ -29,6 +29,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "cli.h"
+#include "client.h"
 
 /* How long to wait for the broker at start (metadata, topic creation) before
  * giving up with a message instead of letting librdkafka retry forever. */
@@ -254,46 +255,9 @@ static double cpu_self_s(void)
 
 /* ---- librdkafka plumbing --------------------------------------------------- */
 
-/* librdkafka logs every failed connect attempt; a benchmark's output must stay
- * readable, so logs are kept (the last error-level one) to explain a failure,
- * and printed only with --verbose. Called from librdkafka's threads. */
-static pthread_mutex_t last_error_mu = PTHREAD_MUTEX_INITIALIZER;
-static char last_error[512];
+/* librdkafka's logs are kept quiet (client.c): the last error-level line
+ * explains a failure, and logs are printed only with --verbose. */
 static bool verbose_logs;
-
-static void note_error(const char *msg)
-{
-    pthread_mutex_lock(&last_error_mu);
-    snprintf(last_error, sizeof(last_error), "%s", msg);
-    pthread_mutex_unlock(&last_error_mu);
-}
-
-static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
-    if (verbose_logs)
-        fprintf(stderr, "rdkafka %d %s: %s\n", level, fac, buf);
-    if (level <= 3) /* LOG_ERR and worse */
-        note_error(buf);
-}
-
-static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
-{
-    if (verbose_logs)
-        fprintf(stderr, "rdkafka error %s: %s\n", rd_kafka_err2name(err), reason);
-    note_error(reason);
-}
-
-/* " (last error: ...)" or "" — for messages about a broker we could not use. */
-static const char *last_error_suffix(char *buf, size_t len)
-{
-    pthread_mutex_lock(&last_error_mu);
-    if (last_error[0])
-        snprintf(buf, len, " (last error: %s)", last_error);
-    else
-        buf[0] = 0;
-    pthread_mutex_unlock(&last_error_mu);
-    return buf;
-}
 
 static bool conf_set(rd_kafka_conf_t *conf, const char *key, const char *val)
 {
@@ -310,8 +274,7 @@ static bool conf_set(rd_kafka_conf_t *conf, const char *key, const char *val)
 static rd_kafka_conf_t *make_conf(const struct opts *o, const char *const *defaults)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set_log_cb(conf, log_cb);
-    rd_kafka_conf_set_error_cb(conf, error_cb);
+    gr_conf_quiet_logs(conf, verbose_logs);
     if (!conf_set(conf, "bootstrap.servers", o->brokers) ||
         !conf_set(conf, "client.id", "gregor-bench"))
         goto fail;
@@ -351,7 +314,7 @@ static int topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms)
         char sfx[600];
         errorf("cannot reach the broker(s) at %s within %d s: %s%s",
                g_brokers, timeout_ms / 1000, rd_kafka_err2str(err),
-               last_error_suffix(sfx, sizeof(sfx)));
+               gr_last_error_suffix(sfx, sizeof(sfx)));
         return -1;
     }
     int n = 0;
@@ -779,7 +742,7 @@ static int run_produce(struct opts *o)
     if (r.failed) {
         char sfx[600];
         errorf("%lld of %lld records failed: %s%s", r.failed, r.records + r.failed,
-               rd_kafka_err2str(p->first_err), last_error_suffix(sfx, sizeof(sfx)));
+               rd_kafka_err2str(p->first_err), gr_last_error_suffix(sfx, sizeof(sfx)));
     } else if (!produce_failed) {
         rc = GR_EXIT_OK;
     }
@@ -908,7 +871,7 @@ static int run_consume(struct opts *o)
             char sfx[600];
             errorf("no records for %d s after reading %lld of %lld%s%s%s", CONSUME_IDLE_TIMEOUT_MS / 1000,
                    n, target, first_err ? " (error: " : "", first_err ? rd_kafka_err2str(first_err) : "",
-                   first_err ? ")" : last_error_suffix(sfx, sizeof(sfx)));
+                   first_err ? ")" : gr_last_error_suffix(sfx, sizeof(sfx)));
             goto out;
         }
     }

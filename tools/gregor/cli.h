@@ -24,5 +24,13 @@ struct gr_cmd {
 };
 
 int gr_cmd_bench(int argc, char **argv);
+int gr_cmd_topic(int argc, char **argv);
+int gr_cmd_produce(int argc, char **argv);
+int gr_cmd_consume(int argc, char **argv);
+int gr_cmd_group(int argc, char **argv);
+int gr_cmd_offsets(int argc, char **argv);
+int gr_cmd_cluster(int argc, char **argv);
+int gr_cmd_config(int argc, char **argv);
+int gr_cmd_dump_log(int argc, char **argv);
 
 #endif

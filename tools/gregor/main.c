@@ -9,6 +9,14 @@
 #include "cli.h"
 
 static const struct gr_cmd commands[] = {
+    {"topic", gr_cmd_topic, "create, list, describe, delete topics; add partitions; alter topic configs"},
+    {"produce", gr_cmd_produce, "send records from stdin or files, one per line"},
+    {"consume", gr_cmd_consume, "print records from offsets, the end, a timestamp, or in a group"},
+    {"group", gr_cmd_group, "list, describe (with lag), delete consumer groups; reset their offsets"},
+    {"offsets", gr_cmd_offsets, "earliest, latest, or at-a-timestamp offsets per partition"},
+    {"cluster", gr_cmd_cluster, "cluster id, controller and brokers"},
+    {"config", gr_cmd_config, "describe and alter topic and broker configs"},
+    {"dump-log", gr_cmd_dump_log, "decode and verify segment, index and time-index files offline"},
     {"bench", gr_cmd_bench, "measure produce/consume throughput, latency and broker CPU per GB"},
 };
 
@@ -24,15 +32,19 @@ static void usage(FILE *out)
             "\n"
             "commands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
-        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
+        fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].help);
     fprintf(out,
             "\n"
             "Run `gregor COMMAND --help` for a command's options.\n"
             "The broker list comes from -b/--brokers, else $GREGOR_BROKERS, else localhost:9092.\n"
             "\n"
             "examples:\n"
-            "  gregor bench produce --records 10M --record-size 100 --partitions 6\n"
-            "  gregor bench consume --json\n");
+            "  gregor topic create demo -p 3\n"
+            "  printf 'k1:hello\\nk2:world\\n' | gregor produce demo -K:\n"
+            "  gregor consume demo --from-beginning -e -F '%%p:%%o %%k=%%v\\n'\n"
+            "  gregor topic describe demo\n"
+            "  gregor dump-log --verify data/demo-0/00000000000000000000.log\n"
+            "  gregor bench produce --records 10M --record-size 100 --partitions 6\n");
 }
 
 static const struct gr_cmd *find_command(const char *name)
