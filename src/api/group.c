@@ -9,6 +9,7 @@
  * before the acknowledgement (as a durable produce does). */
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "api/api.h"
 #include "group/coordinator.h"
@@ -24,7 +25,11 @@ static const char *client_host(gr_request_t *req)
 
 static gr_str_t cstr_or_null(const char *s) { return s ? gr_str(s) : GR_STR_NULL; }
 
+/* Kafka's isValidGroupId: groups using the broker for coordination need a
+ * non-empty id; OffsetCommit, OffsetFetch, DescribeGroups and DeleteGroups
+ * accept "" for backwards compatibility (only null is invalid). */
 static bool group_id_ok(gr_str_t id) { return id.len > 0; }
+static bool offsets_group_id_ok(gr_str_t id) { return id.len >= 0; }
 
 /* Routing for a group request: NONE or the Kafka error.  Empty group ids
  * are rejected by the callers that require one (as Kafka's isValidGroupId). */
@@ -193,6 +198,7 @@ void gr_api_join_group(gr_broker_t *b, gr_request_t *req)
         .protocol_names = names,
         .protocol_metadata = meta,
         .require_known_member_id = req->api_version >= 4,
+        .support_skip_assignment = req->api_version >= 9,
     };
     gr_group_join(group, &args, &st->w);
     if (!st->answered) req->parked = st;
@@ -361,7 +367,7 @@ void gr_api_offset_commit(gr_broker_t *b, gr_request_t *req)
     int16_t err = GR_KERR_NONE;
     int32_t partition = 0;
     gr_group_t *group = NULL;
-    if (!group_id_ok(in.GroupId)) err = GR_KERR_INVALID_GROUP_ID;
+    if (!offsets_group_id_ok(in.GroupId)) err = GR_KERR_INVALID_GROUP_ID;
     else if (!(err = route(co, in.GroupId, &partition))) {
         group = gr_coordinator_find(co, in.GroupId);
         /* No group yet: only a standalone consumer (generation < 0) may
@@ -451,43 +457,74 @@ static void fill_part(fetch_part_t *fp, gr_group_t *group, gr_str_t topic, int32
     }
 }
 
+/* All of a group's offsets (OffsetFetch with null topics): collected,
+ * sorted by topic and partition, then grouped, so the answer costs
+ * O(n log n) whatever the number of topics and partitions. */
 typedef struct all_ctx {
     gr_request_t *req;
-    fetch_topic_t *topics;
-    int32_t ntopics, cap;
+    gr_offset_t **offs;
+    size_t n, cap;
+    bool oom;
 } all_ctx_t;
 
 static void collect_all(void *arg, gr_offset_t *off)
 {
     all_ctx_t *x = arg;
-    fetch_topic_t *t = NULL;
-    for (int32_t i = 0; i < x->ntopics; i++)
-        if (gr_str_eq(x->topics[i].Name, off->topic)) t = &x->topics[i];
-    if (!t) {
-        if (x->ntopics == x->cap) {
-            int32_t nc = x->cap ? x->cap * 2 : 8;
-            fetch_topic_t *nt = gr_arena_calloc(&x->req->arena, (size_t)nc, sizeof *nt);
-            if (!nt) return;
-            if (x->ntopics) memcpy(nt, x->topics, (size_t)x->ntopics * sizeof *nt);
-            x->topics = nt;
-            x->cap = nc;
+    if (x->oom) return;
+    if (x->n == x->cap) {
+        size_t nc = x->cap ? x->cap * 2 : 64;
+        gr_offset_t **no = gr_arena_calloc(&x->req->arena, nc, sizeof *no);
+        if (!no) {
+            x->oom = true;
+            return;
         }
-        t = &x->topics[x->ntopics++];
-        t->Name = gr_str(off->topic);
-        t->Partitions_count = 0;
-        t->Partitions = NULL;
+        if (x->n) memcpy(no, x->offs, x->n * sizeof *no);
+        x->offs = no;
+        x->cap = nc;
     }
-    /* Grow one by one in the arena; groups rarely have many partitions per
-     * topic, and the arena is dropped with the request. */
-    fetch_part_t *np = gr_arena_calloc(&x->req->arena, (size_t)t->Partitions_count + 1, sizeof *np);
-    if (!np) return;
-    if (t->Partitions_count) memcpy(np, t->Partitions, (size_t)t->Partitions_count * sizeof *np);
-    t->Partitions = np;
-    fetch_part_t *fp = &np[t->Partitions_count++];
-    fill_part(fp, NULL, gr_str(off->topic), off->partition);
-    fp->CommittedOffset = off->offset;
-    fp->CommittedLeaderEpoch = off->leader_epoch;
-    fp->Metadata = (gr_str_t){off->metadata ? off->metadata : "", off->metadata_len};
+    x->offs[x->n++] = off;
+}
+
+static int cmp_offset(const void *pa, const void *pb)
+{
+    const gr_offset_t *a = *(const gr_offset_t *const *)pa, *b = *(const gr_offset_t *const *)pb;
+    int c = strcmp(a->topic, b->topic);
+    if (c) return c;
+    return a->partition < b->partition ? -1 : a->partition > b->partition;
+}
+
+/* The collected offsets as response topics; false when out of memory. */
+static bool group_all(all_ctx_t *x, fetch_topic_t **out_topics, int32_t *out_count)
+{
+    *out_topics = NULL;
+    *out_count = 0;
+    if (x->oom) return false;
+    if (!x->n) return true;
+    qsort(x->offs, x->n, sizeof *x->offs, cmp_offset);
+    int32_t ntopics = 1;
+    for (size_t i = 1; i < x->n; i++) ntopics += strcmp(x->offs[i]->topic, x->offs[i - 1]->topic) != 0;
+    fetch_topic_t *ts = gr_arena_calloc(&x->req->arena, (size_t)ntopics, sizeof *ts);
+    fetch_part_t *ps = gr_arena_calloc(&x->req->arena, x->n, sizeof *ps);
+    if (!ts || !ps) return false;
+    int32_t t = -1;
+    for (size_t i = 0; i < x->n; i++) {
+        gr_offset_t *off = x->offs[i];
+        if (t < 0 || strcmp(off->topic, x->offs[i - 1]->topic)) {
+            t++;
+            ts[t].Name = gr_str(off->topic);
+            ts[t].Partitions = &ps[i];
+            ts[t].Partitions_count = 0;
+        }
+        fetch_part_t *fp = &ps[i];
+        fill_part(fp, NULL, gr_str(off->topic), off->partition);
+        fp->CommittedOffset = off->offset;
+        fp->CommittedLeaderEpoch = off->leader_epoch;
+        fp->Metadata = (gr_str_t){off->metadata ? off->metadata : "", off->metadata_len};
+        ts[t].Partitions_count++;
+    }
+    *out_topics = ts;
+    *out_count = ntopics;
+    return true;
 }
 
 /* One group's answer: the requested topics (ntopics -1 = all). */
@@ -495,13 +532,12 @@ static int16_t fetch_group(gr_coordinator_t *co, gr_request_t *req, gr_str_t id,
                            const gr_OffsetFetchRequest_OffsetFetchRequestTopics *topics, fetch_topic_t **out_topics,
                            int32_t *out_count)
 {
-    int16_t err = route(co, id, NULL);
+    int16_t err = offsets_group_id_ok(id) ? route(co, id, NULL) : GR_KERR_INVALID_GROUP_ID;
     gr_group_t *group = err ? NULL : gr_coordinator_find(co, id);
     if (ntopics < 0) {
         all_ctx_t x = {.req = req};
         if (group) gr_offsets_foreach(&group->offsets, collect_all, &x);
-        *out_topics = x.topics;
-        *out_count = x.ntopics;
+        if (!group_all(&x, out_topics, out_count) && !err) err = GR_KERR_UNKNOWN_SERVER_ERROR;
         return err;
     }
     fetch_topic_t *ts;
@@ -612,7 +648,7 @@ void gr_api_describe_groups(gr_broker_t *b, gr_request_t *req)
         d->GroupState = gr_str("Dead");
         d->ProtocolType = gr_str("");
         d->ProtocolData = gr_str("");
-        d->ErrorCode = route(co, d->GroupId, NULL);
+        d->ErrorCode = offsets_group_id_ok(d->GroupId) ? route(co, d->GroupId, NULL) : GR_KERR_INVALID_GROUP_ID;
         gr_group_t *group = d->ErrorCode ? NULL : gr_coordinator_find(co, d->GroupId);
         if (!group) continue;
         bool stable = group->state == GR_GROUP_STABLE;
@@ -656,7 +692,7 @@ void gr_api_delete_groups(gr_broker_t *b, gr_request_t *req)
     for (int32_t i = 0; i < in.GroupsNames_count; i++) {
         gr_DeleteGroupsResponse_DeletableGroupResult *r = &out.Results[i];
         r->GroupId = in.GroupsNames[i];
-        if (!group_id_ok(r->GroupId)) r->ErrorCode = GR_KERR_INVALID_GROUP_ID;
+        if (!offsets_group_id_ok(r->GroupId)) r->ErrorCode = GR_KERR_INVALID_GROUP_ID;
         else if (!(r->ErrorCode = route(co, r->GroupId, NULL)))
             r->ErrorCode = gr_coordinator_delete_group(co, gr_coordinator_find(co, r->GroupId));
     }

@@ -12,9 +12,6 @@
 #include "protocol/record_builder.h"
 #include "util/log.h"
 
-/* Kafka's offsets.retention.check.interval.ms default. */
-#define RETENTION_CHECK_MS 600000
-
 void gr_coordinator_config_from_broker(gr_coordinator_config_t *cfg, const gr_broker_config_t *bc)
 {
     *cfg = (gr_coordinator_config_t){
@@ -22,11 +19,11 @@ void gr_coordinator_config_from_broker(gr_coordinator_config_t *cfg, const gr_br
         .replication_factor = bc->offsets_topic_replication_factor,
         .segment_bytes = bc->offsets_topic_segment_bytes,
         .retention_ms = bc->offsets_retention_minutes * 60000,
-        .retention_check_ms = RETENTION_CHECK_MS,
+        .retention_check_ms = bc->offsets_retention_check_interval_ms,
         .initial_rebalance_delay_ms = bc->group_initial_rebalance_delay_ms,
         .min_session_timeout_ms = bc->group_min_session_timeout_ms,
         .max_session_timeout_ms = bc->group_max_session_timeout_ms,
-        .max_size = INT32_MAX,      /* group.max.size: no broker key yet */
+        .max_size = bc->group_max_size,
         .new_member_join_timeout_ms = 300000,
     };
 }
@@ -369,6 +366,7 @@ typedef struct expire_ctx {
     gr_group_t *group;
     int64_t now;
     bool all;                   /* the whole group's offsets expire */
+    bool unsubscribed_only;     /* Stable consumer group: topics no member subscribes to */
     gr_commit_entry_t *e;
     int n, cap;
     int expired;
@@ -378,6 +376,7 @@ static void collect_offset(void *arg, gr_offset_t *off)
 {
     expire_ctx_t *x = arg;
     if (!x->all && off->commit_ts + x->co->cfg.retention_ms > x->now) return;
+    if (x->unsubscribed_only && gr_group_subscribed_to(x->group, off->topic, strlen(off->topic))) return;
     if (x->n == x->cap) {
         int nc = x->cap ? x->cap * 2 : 16;
         gr_commit_entry_t *e = realloc(x->e, (size_t)nc * sizeof *e);
@@ -423,9 +422,21 @@ static int write_tombstones(expire_ctx_t *x)
 static void expire_group(void *arg, gr_group_t *group)
 {
     expire_ctx_t *x = arg;
-    if (group->state != GR_GROUP_EMPTY) return;
     x->group = group;
     x->n = 0;
+    x->unsubscribed_only = false;
+    if (group->state == GR_GROUP_STABLE) {
+        /* Kafka (GroupMetadata.removeExpiredOffsets): a Stable consumer
+         * group whose members' subscriptions are known loses the offsets of
+         * topics none of them subscribes to, retention after their commit. */
+        if (!gr_group_subscriptions_known(group)) return;
+        x->all = false;
+        x->unsubscribed_only = true;
+        gr_offsets_foreach(&group->offsets, collect_offset, x);
+        write_tombstones(x);
+        return;
+    }
+    if (group->state != GR_GROUP_EMPTY) return;
     /* KIP-211: a group that had members keeps its offsets until it has
      * been empty for the retention period; a standalone consumer's offsets
      * expire one by one from their commit time. */

@@ -58,8 +58,104 @@ static void touch(gr_group_member_t *m, int32_t timeout_ms)
     gr_loop_timer_arm(m->group->co->loop, &m->session_timer, gr_now_ms() + timeout_ms);
 }
 
+/* --- protocol support counts --- */
+
+static uint32_t name_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++) h = (h ^ (uint8_t)*s) * 16777619u;
+    return h;
+}
+
+static gr_group_proto_count_t *pcount_slot(gr_group_t *group, const char *name)
+{
+    if (!group->pcount_cap) return NULL;
+    uint32_t mask = group->pcount_cap - 1, i = name_hash(name) & mask;
+    for (;; i = (i + 1) & mask) {
+        gr_group_proto_count_t *e = &group->pcounts[i];
+        if (!e->name || !strcmp(e->name, name)) return e;
+    }
+}
+
+static int32_t pcount(gr_group_t *group, const char *name)
+{
+    gr_group_proto_count_t *e = pcount_slot(group, name);
+    return e && e->name ? e->count : 0;
+}
+
+/* Rebuilds the table with room for `need` more names, dropping names no
+ * member supports any more.  0 or GR_ENOMEM. */
+static int pcount_grow(gr_group_t *group, uint32_t need)
+{
+    uint32_t live = 0;
+    for (uint32_t i = 0; i < group->pcount_cap; i++) live += group->pcounts[i].name && group->pcounts[i].count > 0;
+    uint32_t cap = 16;
+    while (cap < (live + need) * 2 + 1) cap *= 2;
+    gr_group_proto_count_t *old = group->pcounts;
+    uint32_t old_cap = group->pcount_cap;
+    gr_group_proto_count_t *t = calloc(cap, sizeof *t);
+    if (!t) return GR_ENOMEM;
+    group->pcounts = t;
+    group->pcount_cap = cap;
+    group->pcount_used = 0;
+    for (uint32_t i = 0; i < old_cap; i++) {
+        if (!old[i].name) continue;
+        if (old[i].count <= 0) {
+            free(old[i].name);
+            continue;
+        }
+        *pcount_slot(group, old[i].name) = old[i];
+        group->pcount_used++;
+    }
+    free(old);
+    return 0;
+}
+
+static bool listed_before(const gr_group_member_t *m, int i)
+{
+    for (int j = 0; j < i; j++)
+        if (!strcmp(m->protocols[j].name, m->protocols[i].name)) return true;
+    return false;
+}
+
+/* Counts (delta +1) or uncounts (-1) a member's protocols, each name once
+ * however often the member lists it. */
+static int pcount_member(gr_group_member_t *m, int delta)
+{
+    gr_group_t *group = m->group;
+    if (delta > 0 && (group->pcount_used + (uint32_t)m->nprotocols) * 2 + 1 > group->pcount_cap &&
+        pcount_grow(group, (uint32_t)m->nprotocols) < 0)
+        return GR_ENOMEM;
+    for (int i = 0; i < m->nprotocols; i++) {
+        if (listed_before(m, i)) continue;
+        gr_group_proto_count_t *e = pcount_slot(group, m->protocols[i].name);
+        if (!e) continue;   /* uncounting with no table: nothing was counted */
+        if (!e->name) {
+            if (delta < 0) continue;
+            if (!(e->name = strdup(m->protocols[i].name))) {
+                /* Undo this member's increments so far. */
+                for (int j = 0; j < i; j++)
+                    if (!listed_before(m, j)) pcount_slot(group, m->protocols[j].name)->count--;
+                return GR_ENOMEM;
+            }
+            group->pcount_used++;
+        }
+        e->count += delta;
+    }
+    return 0;
+}
+
+static void pcount_free(gr_group_t *group)
+{
+    for (uint32_t i = 0; i < group->pcount_cap; i++) free(group->pcounts[i].name);
+    free(group->pcounts);
+    group->pcounts = NULL;
+    group->pcount_cap = group->pcount_used = 0;
+}
+
 static void free_protocols(gr_group_member_t *m)
 {
+    if (m->nprotocols) pcount_member(m, -1);
     for (int i = 0; i < m->nprotocols; i++) {
         free(m->protocols[i].name);
         free(m->protocols[i].metadata);
@@ -87,6 +183,14 @@ static int set_protocols(gr_group_member_t *m, int n, const gr_str_t *names, con
     free_protocols(m);
     m->protocols = p;
     m->nprotocols = n;
+    if (pcount_member(m, +1) < 0) {
+        /* Nothing of it was counted: drop the protocols. */
+        for (int i = 0; i < n; i++) free(p[i].name), free(p[i].metadata);
+        free(p);
+        m->protocols = NULL;
+        m->nprotocols = 0;
+        return GR_ENOMEM;
+    }
     return 0;
 }
 
@@ -202,11 +306,20 @@ static void set_leader(gr_group_t *group, const char *id)
     group->leader_id = l;
 }
 
-/* KIP-345: a static instance whose registered member id differs. */
-static bool static_fenced(gr_group_t *group, gr_str_t member_id, gr_str_t instance_id)
+/* Kafka's validateCurrentMember: with an instance id, it must be registered
+ * and mapped to member_id (FENCED_INSTANCE_ID if mapped to another id,
+ * UNKNOWN_MEMBER_ID if not registered); then member_id must be a member.
+ * NONE with *out set, or the error. */
+static int16_t validate_current(gr_group_t *group, gr_str_t member_id, gr_str_t instance_id, gr_group_member_t **out)
 {
-    gr_group_member_t *m = gr_group_static_member(group, instance_id);
-    return m && !seq(m->member_id, member_id);
+    *out = NULL;
+    if (instance_id.len >= 0) {
+        gr_group_member_t *s = gr_group_static_member(group, instance_id);
+        if (!s) return GR_KERR_UNKNOWN_MEMBER_ID;
+        if (!seq(s->member_id, member_id)) return GR_KERR_FENCED_INSTANCE_ID;
+    }
+    if (!(*out = gr_group_member(group, member_id))) return GR_KERR_UNKNOWN_MEMBER_ID;
+    return GR_KERR_NONE;
 }
 
 static int32_t rebalance_timeout(gr_group_t *group)
@@ -233,9 +346,7 @@ static const gr_group_protocol_t *member_protocol(const gr_group_member_t *m, co
 
 static bool all_support(gr_group_t *group, const char *name)
 {
-    for (int i = 0; i < group->nmembers; i++)
-        if (!member_protocol(group->members[i], name)) return false;
-    return true;
+    return group->nmembers > 0 && pcount(group, name) == group->nmembers;
 }
 
 static bool supports_protocols(gr_group_t *group, const gr_group_join_args_t *a)
@@ -266,28 +377,31 @@ static bool matches(const gr_group_member_t *m, const gr_group_join_args_t *a)
 
 /* Among the protocols every member supports, each member votes for the
  * first in its own order; the most votes win (ties: the earlier candidate
- * in the first member's order). */
+ * in the first member's order).  The candidates are computed once:
+ * O(members x protocols^2), not quadratic in members. */
 static const char *select_protocol(gr_group_t *group)
 {
     if (!group->nmembers) return NULL;
     gr_group_member_t *first = group->members[0];
-    const char *best = NULL;
-    int best_votes = -1;
-    for (int c = 0; c < first->nprotocols; c++) {
-        const char *cand = first->protocols[c].name;
-        if (!all_support(group, cand)) continue;
-        int votes = 0;
-        for (int i = 0; i < group->nmembers; i++) {
-            gr_group_member_t *m = group->members[i];
-            for (int j = 0; j < m->nprotocols; j++) {
-                if (!all_support(group, m->protocols[j].name)) continue;
-                votes += !strcmp(m->protocols[j].name, cand);
-                break;
-            }
-        }
-        if (votes > best_votes) best = cand, best_votes = votes;
+    const char *cand[GR_GROUP_MAX_PROTOCOLS];
+    int votes[GR_GROUP_MAX_PROTOCOLS], ncand = 0;
+    for (int c = 0; c < first->nprotocols && ncand < GR_GROUP_MAX_PROTOCOLS; c++)
+        if (all_support(group, first->protocols[c].name)) cand[ncand] = first->protocols[c].name, votes[ncand++] = 0;
+    for (int i = 0; i < group->nmembers; i++) {
+        gr_group_member_t *m = group->members[i];
+        int vote = -1;
+        for (int j = 0; j < m->nprotocols && vote < 0; j++)
+            for (int c = 0; c < ncand; c++)
+                if (!strcmp(m->protocols[j].name, cand[c])) {
+                    vote = c;
+                    break;
+                }
+        if (vote >= 0) votes[vote]++;
     }
-    return best;
+    int best = -1;
+    for (int c = 0; c < ncand; c++)
+        if (best < 0 || votes[c] > votes[best]) best = c;
+    return best >= 0 ? cand[best] : NULL;
 }
 
 /* --- the rebalance --- */
@@ -406,11 +520,20 @@ static void complete_join(gr_group_t *group)
     /* maybeElectNewJoinedLeader: the leader must be a member that joined. */
     gr_group_member_t *leader = gr_group_leader(group);
     if (!leader || !leader->join_waiter) {
-        for (int i = 0; i < group->nmembers; i++) {
+        bool elected = false;
+        for (int i = 0; i < group->nmembers && !elected; i++) {
             if (group->members[i]->join_waiter) {
                 set_leader(group, group->members[i]->member_id);
-                break;
+                elected = true;
             }
+        }
+        if (!elected && group->nmembers) {
+            /* Only static members are left and none rejoined: Kafka keeps
+             * preparing (another rebalance timeout) until their sessions
+             * expire, rather than starting a generation nobody joined. */
+            gr_warn("group %s: could not complete the rebalance: no member rejoined", group->id);
+            gr_loop_timer_arm(co->loop, &group->rebalance_timer, gr_now_ms() + rebalance_timeout(group));
+            return;
         }
     }
     group->generation++;
@@ -510,11 +633,12 @@ static void add_member_and_rebalance(gr_group_t *group, char *member_id, const g
     maybe_prepare_rebalance(group, "adding a new member");
 }
 
-static void update_member(gr_group_member_t *m, const gr_group_join_args_t *a, gr_group_join_waiter_t *w)
+/* false when w was answered with an error (out of memory). */
+static bool update_member(gr_group_member_t *m, const gr_group_join_args_t *a, gr_group_join_waiter_t *w)
 {
     if (set_protocols(m, a->nprotocols, a->protocol_names, a->protocol_metadata) < 0) {
         join_fail(w, GR_KERR_UNKNOWN_SERVER_ERROR, m->member_id);
-        return;
+        return false;
     }
     m->rebalance_timeout_ms = a->rebalance_timeout_ms;
     m->session_timeout_ms = a->session_timeout_ms;
@@ -525,13 +649,13 @@ static void update_member(gr_group_member_t *m, const gr_group_join_args_t *a, g
         join_fail(old, GR_KERR_REBALANCE_IN_PROGRESS, m->member_id);
     }
     m->join_waiter = w;
+    return true;
 }
 
 static void update_member_and_rebalance(gr_group_t *group, gr_group_member_t *m, const gr_group_join_args_t *a,
                                         gr_group_join_waiter_t *w)
 {
-    update_member(m, a, w);
-    maybe_prepare_rebalance(group, "a member rejoined with new metadata or as leader");
+    if (update_member(m, a, w)) maybe_prepare_rebalance(group, "a member rejoined with new metadata or as leader");
 }
 
 static void respond_current(gr_group_t *group, gr_group_member_t *m, gr_group_join_waiter_t *w, bool skip)
@@ -564,26 +688,42 @@ static void static_join(gr_group_t *group, char *new_id, const gr_group_join_arg
         old->done(old, GR_KERR_FENCED_INSTANCE_ID, NULL, NULL, NULL, 0);
     }
     bool was_leader = group->leader_id && !strcmp(group->leader_id, m->member_id);
+    /* The leader id before the replacement (pre-v9 answers name it). */
+    char *old_leader = group->leader_id ? strdup(group->leader_id) : NULL;
     free(m->member_id);
     m->member_id = new_id;
     if (was_leader) set_leader(group, new_id);
     touch(m, a->session_timeout_ms);
-    bool same = matches(m, a);
     switch (group->state) {
     case GR_GROUP_STABLE: {
         const char *before = group->protocol_name;
-        update_member(m, a, w);
+        if (!update_member(m, a, w)) break;
         const char *next = select_protocol(group);
-        if (same && before && next && !strcmp(before, next)) {
-            /* Nothing the assignment depends on changed: persist the new
-             * member id and answer with the current generation. */
+        if (before && next && !strcmp(before, next)) {
+            /* As Kafka (updateStaticMemberAndRebalance): as long as the
+             * group's protocol stays, no rebalance, even with changed
+             * metadata; the new member id is persisted and the member gets
+             * the current generation.  From JoinGroup v9 the leader is told
+             * it leads but must skip the assignment (KIP-814); before v9
+             * the answer names the previous leader id, so a rejoining
+             * leader does not assign (the Stable group would ignore it). */
             m->join_waiter = NULL;
             int rc = gr_coordinator_store_group(group->co, group, false);
             if (rc < 0) {
-                join_fail(w, gr_error_to_kafka(rc), new_id);
+                free(old_leader);
+                join_fail(w, gr_error_to_kafka(rc), "");
                 return;
             }
-            respond_current(group, m, w, was_leader);
+            if (a->support_skip_assignment) {
+                respond_current(group, m, w, was_leader);
+            } else {
+                gr_group_join_result_t res;
+                fill_join_result(group, m, &res);
+                res.leader_id = old_leader ? old_leader : "";
+                res.nmembers = 0;
+                res.members = NULL;
+                w->done(w, &res);
+            }
         } else {
             maybe_prepare_rebalance(group, "a static member rejoined with changed metadata");
         }
@@ -591,11 +731,11 @@ static void static_join(gr_group_t *group, char *new_id, const gr_group_join_arg
     }
     case GR_GROUP_COMPLETING_REBALANCE:
         /* The leader may already be assigning to the old id. */
-        update_member(m, a, w);
-        prepare_rebalance(group, "a static member rejoined during the sync");
+        if (update_member(m, a, w)) prepare_rebalance(group, "a static member rejoined during the sync");
         break;
-    default: update_member(m, a, w); break;
+    default: (void)update_member(m, a, w); break;
     }
+    free(old_leader);
 }
 
 static bool accept_joining_member(gr_group_t *group, gr_str_t member_id)
@@ -620,7 +760,11 @@ void gr_group_join(gr_group_t *group, const gr_group_join_args_t *a, gr_group_jo
         gr_group_member_t *m = a->member_id.len > 0 ? gr_group_member(group, a->member_id) : NULL;
         gr_warn("group %s: group.max.size %d reached", group->id, group->co->cfg.max_size);
         if (m) remove_member_and_update(group, m, "group.max.size reached");
+        /* Kafka's group.remove drops a pending (KIP-394) member too, so it
+         * no longer holds up the rebalance. */
+        gr_group_member_t *p = a->member_id.len > 0 ? pending_member(group, a->member_id) : NULL;
         join_fail(w, GR_KERR_GROUP_MAX_SIZE_REACHED, "");
+        if (p) remove_pending(group, p);
         return;
     }
     if (!supports_protocols(group, a)) {
@@ -668,13 +812,10 @@ void gr_group_join(gr_group_t *group, const gr_group_join_args_t *a, gr_group_jo
         try_complete_join(group);
         return;
     }
-    if (static_fenced(group, a->member_id, a->instance_id)) {
-        join_fail(w, GR_KERR_FENCED_INSTANCE_ID, "");
-        return;
-    }
-    gr_group_member_t *m = gr_group_member(group, a->member_id);
-    if (!m || (a->instance_id.len >= 0 && !gr_group_static_member(group, a->instance_id))) {
-        join_fail(w, GR_KERR_UNKNOWN_MEMBER_ID, "");
+    gr_group_member_t *m;
+    int16_t err = validate_current(group, a->member_id, a->instance_id, &m);
+    if (err) {
+        join_fail(w, err, "");
         return;
     }
     switch (group->state) {
@@ -696,6 +837,23 @@ void gr_group_join(gr_group_t *group, const gr_group_join_args_t *a, gr_group_jo
 
 /* --- sync --- */
 
+static int cmp_id_only(const void *pa, const void *pb)
+{
+    const gr_str_t *a = *(const gr_str_t *const *)pa, *b = *(const gr_str_t *const *)pb;
+    int32_t la = a->len > 0 ? a->len : 0, lb = b->len > 0 ? b->len : 0;
+    if (la != lb) return la < lb ? -1 : 1;
+    return la ? memcmp(a->ptr, b->ptr, (size_t)la) : 0;
+}
+
+/* By id, then by position in the request (the last of equal ids wins). */
+static int cmp_assign_id(const void *pa, const void *pb)
+{
+    int c = cmp_id_only(pa, pb);
+    if (c) return c;
+    const gr_str_t *a = *(const gr_str_t *const *)pa, *b = *(const gr_str_t *const *)pb;
+    return a < b ? -1 : a > b;
+}
+
 void gr_group_sync(gr_group_t *group, gr_str_t member_id, gr_str_t instance_id, int32_t generation,
                    gr_str_t protocol_type, gr_str_t protocol_name, int nassign, const gr_str_t *assign_ids,
                    const gr_bytes_t *assignments, gr_group_sync_waiter_t *w)
@@ -703,8 +861,7 @@ void gr_group_sync(gr_group_t *group, gr_str_t member_id, gr_str_t instance_id, 
     int16_t err = GR_KERR_NONE;
     gr_group_member_t *m = NULL;
     if (group->state == GR_GROUP_DEAD) err = GR_KERR_COORDINATOR_NOT_AVAILABLE;
-    else if (static_fenced(group, member_id, instance_id)) err = GR_KERR_FENCED_INSTANCE_ID;
-    else if (!(m = gr_group_member(group, member_id))) err = GR_KERR_UNKNOWN_MEMBER_ID;
+    else if ((err = validate_current(group, member_id, instance_id, &m))) {}
     else if (generation != group->generation) err = GR_KERR_ILLEGAL_GENERATION;
     else if ((protocol_type.len >= 0 && !seq(group->protocol_type, protocol_type)) ||
              (protocol_name.len >= 0 && !seq(group->protocol_name, protocol_name)))
@@ -727,11 +884,28 @@ void gr_group_sync(gr_group_t *group, gr_str_t member_id, gr_str_t instance_id, 
     }
     m->sync_waiter = w;
     if (!group->leader_id || strcmp(group->leader_id, m->member_id)) return;
+    /* The leader's assignments, sorted by member id so that each member's
+     * is found in O(log n) (a request may carry many); ids that are not
+     * members are ignored and members without one get an empty assignment
+     * (Kafka); for a repeated id the last one counts (Kafka's map). */
+    const gr_str_t **sorted = nassign > 0 ? malloc((size_t)nassign * sizeof *sorted) : NULL;
+    if (nassign > 0 && !sorted) {
+        m->sync_waiter = NULL;
+        w->done(w, GR_KERR_UNKNOWN_SERVER_ERROR, NULL, NULL, NULL, 0);
+        return;
+    }
+    for (int j = 0; j < nassign; j++) sorted[j] = &assign_ids[j];
+    if (nassign > 1) qsort(sorted, (size_t)nassign, sizeof *sorted, cmp_assign_id);
     for (int i = 0; i < group->nmembers; i++) {
         gr_group_member_t *x = group->members[i];
         const gr_bytes_t *a = NULL;
-        for (int j = 0; j < nassign; j++)
-            if (seq(x->member_id, assign_ids[j])) a = &assignments[j];
+        gr_str_t key = gr_str(x->member_id);
+        const gr_str_t *kp = &key;
+        const gr_str_t **hit = nassign > 0 ? bsearch(&kp, sorted, (size_t)nassign, sizeof *sorted, cmp_id_only) : NULL;
+        if (hit) {
+            while (hit + 1 < sorted + nassign && !cmp_id_only(hit, hit + 1)) hit++;
+            a = &assignments[*hit - assign_ids];
+        }
         uint8_t *copy = NULL;
         int32_t len = a && a->len > 0 ? a->len : 0;
         if (len && (copy = malloc((size_t)len))) memcpy(copy, a->ptr, (size_t)len);
@@ -739,6 +913,7 @@ void gr_group_sync(gr_group_t *group, gr_str_t member_id, gr_str_t instance_id, 
         x->assignment = copy;
         x->assignment_len = copy ? len : 0;
     }
+    free(sorted);
     int rc = gr_coordinator_store_group(group->co, group, false);
     if (rc < 0) {
         gr_warn("group %s: storing generation %d failed: %s", group->id, group->generation, gr_strerror(rc));
@@ -761,12 +936,16 @@ void gr_group_sync(gr_group_t *group, gr_str_t member_id, gr_str_t instance_id, 
 
 int16_t gr_group_heartbeat(gr_group_t *group, gr_str_t member_id, gr_str_t instance_id, int32_t generation)
 {
+    /* Kafka's handleHeartbeat: member, then generation, then the state:
+     * NONE in Stable and CompletingRebalance (a member may heartbeat
+     * between its join and sync answers), REBALANCE_IN_PROGRESS while
+     * preparing; the session timer is reset in all three. */
     if (group->state == GR_GROUP_DEAD) return GR_KERR_COORDINATOR_NOT_AVAILABLE;
-    if (group->state == GR_GROUP_EMPTY) return GR_KERR_UNKNOWN_MEMBER_ID;
-    if (static_fenced(group, member_id, instance_id)) return GR_KERR_FENCED_INSTANCE_ID;
-    gr_group_member_t *m = gr_group_member(group, member_id);
-    if (!m) return GR_KERR_UNKNOWN_MEMBER_ID;
+    gr_group_member_t *m;
+    int16_t err = validate_current(group, member_id, instance_id, &m);
+    if (err) return err;
     if (generation != group->generation) return GR_KERR_ILLEGAL_GENERATION;
+    if (group->state == GR_GROUP_EMPTY) return GR_KERR_UNKNOWN_MEMBER_ID;
     touch(m, m->session_timeout_ms);
     return group->state == GR_GROUP_PREPARING_REBALANCE ? GR_KERR_REBALANCE_IN_PROGRESS : GR_KERR_NONE;
 }
@@ -780,10 +959,9 @@ int16_t gr_group_leave(gr_group_t *group, gr_str_t member_id, gr_str_t instance_
     } else if ((m = pending_member(group, member_id))) {
         remove_pending(group, m);
         return GR_KERR_NONE;
-    } else if (static_fenced(group, member_id, instance_id)) {
-        return GR_KERR_FENCED_INSTANCE_ID;
-    } else if (!(m = gr_group_member(group, member_id))) {
-        return GR_KERR_UNKNOWN_MEMBER_ID;
+    } else {
+        int16_t err = validate_current(group, member_id, instance_id, &m);
+        if (err) return err;
     }
     remove_member_and_update(group, m, "left the group");
     return GR_KERR_NONE;
@@ -791,17 +969,49 @@ int16_t gr_group_leave(gr_group_t *group, gr_str_t member_id, gr_str_t instance_
 
 int16_t gr_group_commit_check(gr_group_t *group, gr_str_t member_id, gr_str_t instance_id, int32_t generation)
 {
+    /* Kafka's validateOffsetCommit, then the state (doCommitOffsets). */
     if (group->state == GR_GROUP_DEAD) return GR_KERR_COORDINATOR_NOT_AVAILABLE;
     /* A standalone consumer (or an admin resetting offsets) only uses the
      * group to store offsets. */
     if (generation < 0 && group->state == GR_GROUP_EMPTY) return GR_KERR_NONE;
-    if (group->state == GR_GROUP_COMPLETING_REBALANCE) return GR_KERR_REBALANCE_IN_PROGRESS;
-    if (static_fenced(group, member_id, instance_id)) return GR_KERR_FENCED_INSTANCE_ID;
-    gr_group_member_t *m = gr_group_member(group, member_id);
-    if (!m) return GR_KERR_UNKNOWN_MEMBER_ID;
+    /* Generation -1 with no member id and no instance id into a group with
+     * members: only members may commit (UNKNOWN_MEMBER_ID); otherwise the
+     * member, then the generation, are checked. */
+    gr_group_member_t *m;
+    int16_t err = validate_current(group, member_id, instance_id, &m);
+    if (err) return err;
     if (generation != group->generation) return GR_KERR_ILLEGAL_GENERATION;
+    /* The member knows the new generation from its join answer but has no
+     * assignment yet. */
+    if (group->state == GR_GROUP_COMPLETING_REBALANCE) return GR_KERR_REBALANCE_IN_PROGRESS;
     touch(m, m->session_timeout_ms);
     return GR_KERR_NONE;
+}
+
+bool gr_group_subscriptions_known(gr_group_t *group)
+{
+    if (group->state == GR_GROUP_EMPTY || group->state == GR_GROUP_DEAD || !group->protocol_type ||
+        strcmp(group->protocol_type, "consumer") || !group->nmembers)
+        return false;
+    gr_arena_t arena;
+    gr_arena_init(&arena);
+    bool ok = true;
+    for (int i = 0; i < group->nmembers && ok; i++) {
+        gr_group_member_t *m = group->members[i];
+        const gr_group_protocol_t *p = group->protocol_name ? member_protocol(m, group->protocol_name) : NULL;
+        if (!p && m->nprotocols) p = &m->protocols[0];
+        gr_reader_t r;
+        gr_ConsumerProtocolSubscription sub;
+        if (!p || p->len < 2) {
+            ok = false;
+            break;
+        }
+        gr_reader_init(&r, p->metadata, (size_t)p->len);
+        int16_t version = gr_read_i16(&r);
+        ok = version >= 0 && gr_ConsumerProtocolSubscription_decode(&r, &arena, version > 3 ? 3 : version, &sub) >= 0;
+    }
+    gr_arena_destroy(&arena);
+    return ok;
 }
 
 bool gr_group_subscribed_to(gr_group_t *group, const char *topic, size_t len)
@@ -868,6 +1078,7 @@ void gr_group_free(gr_group_t *group, int16_t error)
     while (group->npending) member_free(group->pending[--group->npending], error);
     free(group->members);
     free(group->pending);
+    pcount_free(group);
     gr_offsets_free(&group->offsets);
     free(group->protocol_type);
     free(group->protocol_name);

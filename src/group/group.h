@@ -62,6 +62,11 @@ typedef struct gr_group_sync_waiter {
                  const char *protocol_name, const uint8_t *assignment, int32_t len);
 } gr_group_sync_waiter_t;
 
+typedef struct gr_group_proto_count {
+    char *name;                     /* NULL: a free slot */
+    int32_t count;                  /* 0: kept until the table is rebuilt */
+} gr_group_proto_count_t;
+
 typedef struct gr_group_member {
     struct gr_group *group;
     char *member_id;
@@ -96,6 +101,11 @@ typedef struct gr_group {
     int nmembers, members_cap;
     gr_group_member_t **pending;    /* KIP-394 pending members */
     int npending, pending_cap;
+    /* How many members support each protocol name (Kafka's
+     * supportedProtocols): an open-addressing table, so that checking a
+     * join against the group costs O(protocols), not O(members). */
+    struct gr_group_proto_count *pcounts;
+    uint32_t pcount_cap, pcount_used;
     /* The delayed join: an initial delay for a new group (InitialDelayedJoin),
      * then the rebalance timeout (DelayedJoin). */
     gr_timer_t rebalance_timer;
@@ -129,6 +139,7 @@ typedef struct gr_group_join_args {
     const gr_str_t *protocol_names;
     const gr_bytes_t *protocol_metadata;
     bool require_known_member_id;   /* JoinGroup v4+ */
+    bool support_skip_assignment;   /* JoinGroup v9+ (KIP-814) */
 } gr_group_join_args_t;
 
 /* JoinGroup: validated args (session timeout range, protocol count and
@@ -148,6 +159,11 @@ int16_t gr_group_leave(gr_group_t *group, gr_str_t member_id, gr_str_t instance_
 /* Whether a commit from (member, generation) may be stored; the Kafka
  * error otherwise.  Resets the member's session timer when it may. */
 int16_t gr_group_commit_check(gr_group_t *group, gr_str_t member_id, gr_str_t instance_id, int32_t generation);
+
+/* Whether every member's subscription parses as the consumer protocol's
+ * (Kafka's subscribedTopics.isDefined); false unless a "consumer" group
+ * with members. */
+bool gr_group_subscriptions_known(gr_group_t *group);
 
 /* Whether a member's subscription (consumer protocol) names the topic. */
 bool gr_group_subscribed_to(gr_group_t *group, const char *topic, size_t len);

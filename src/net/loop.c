@@ -223,6 +223,7 @@ void gr_loop_del(gr_loop_t *loop, gr_io_t *io)
 int gr_loop_run(gr_loop_t *loop)
 {
     struct epoll_event events[256];
+    int rc = 0;
     while (!loop->stopping) {
         int timeout = -1;
         if (loop->deferred_head) {
@@ -234,7 +235,8 @@ int gr_loop_run(gr_loop_t *loop)
         int n = epoll_wait(loop->epfd, events, 256, timeout);
         if (n < 0 && errno != EINTR) {
             gr_error("loop: epoll_wait failed: errno %d", errno);
-            return GR_EIO;
+            rc = GR_EIO;
+            break;
         }
         for (int i = 0; i < n; i++) {
             gr_io_t *io = events[i].data.ptr;
@@ -258,5 +260,9 @@ int gr_loop_run(gr_loop_t *loop)
             run_tasks(d);
         }
     }
-    return 0;
+    /* A stop ends this run only, so the loop can be run again.  Cleared on
+     * the way out, not on the way in: a stop requested before a run starts
+     * (a signal during startup) must still end that run. */
+    loop->stopping = 0;
+    return rc;
 }

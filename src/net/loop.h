@@ -26,7 +26,8 @@ typedef struct gr_timer {
 
 gr_loop_t *gr_loop_new(void);
 void gr_loop_free(gr_loop_t *loop);
-/* Runs until gr_loop_stop(); returns 0. */
+/* Runs until gr_loop_stop(); returns 0 (GR_EIO if epoll fails).  The stop
+ * ends this run only: gr_loop_run may be called again afterwards. */
 int gr_loop_run(gr_loop_t *loop);
 /* Thread-safe and async-signal-safe. */
 void gr_loop_stop(gr_loop_t *loop);

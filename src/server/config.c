@@ -18,9 +18,9 @@
  *   log.message.downconversion.enable, replica.fetch.*, replica.socket.*,
  *   replica.selector.class, broker.rack, broker.id.generation.enable,
  *   reserved.broker.max.id, offsets.topic.compression.codec,
- *   offsets.retention.check.interval.ms, offsets.load.buffer.size,
- *   offsets.commit.timeout.ms, offsets.commit.required.acks, offset.metadata.max.bytes,
- *   group.max.size, transaction.state.log.* , transactional.id.expiration.ms,
+ *   offsets.load.buffer.size, offsets.commit.timeout.ms,
+ *   offsets.commit.required.acks, offset.metadata.max.bytes,
+ *   transaction.state.log.* , transactional.id.expiration.ms,
  *   transaction.max.timeout.ms, producer.id.expiration.ms,
  *   max.incremental.fetch.session.cache.slots, fetch.max.bytes,
  *   controlled.shutdown.*, inter.broker.protocol.version, metric.reporters,
@@ -139,7 +139,7 @@ static const gr_config_def_t broker_defs[] = {
     {"offsets.topic.segment.bytes", GR_CFG_INT, "104857600", 1, INT32_MAX, 0, 0, NULL, RO, "segment.bytes of __consumer_offsets."},
     {"offsets.topic.compression.codec", GR_CFG_INT, "0", 0, 0, 0, 0, NULL, RO | IGN, ""},
     {"offsets.retention.minutes", GR_CFG_INT, "10080", 1, INT32_MAX, 0, 0, NULL, RO, "Committed offsets of empty groups expire after this."},
-    {"offsets.retention.check.interval.ms", GR_CFG_LONG, "600000", 1, INT64_MAX, 0, 0, NULL, RO | IGN, ""},
+    {"offsets.retention.check.interval.ms", GR_CFG_LONG, "600000", 1, INT64_MAX, 0, 0, NULL, RO, "How often expired offsets of empty groups are removed."},
     {"offsets.load.buffer.size", GR_CFG_INT, "5242880", 1, INT32_MAX, 0, 0, NULL, RO | IGN, ""},
     {"offsets.commit.timeout.ms", GR_CFG_INT, "5000", 1, INT32_MAX, 0, 0, NULL, RO | IGN, ""},
     {"offsets.commit.required.acks", GR_CFG_SHORT, "-1", 0, 0, 0, 0, NULL, RO | IGN, ""},
@@ -147,7 +147,7 @@ static const gr_config_def_t broker_defs[] = {
     {"group.initial.rebalance.delay.ms", GR_CFG_INT, "3000", 0, 0, 0, 0, NULL, RO, "Delay of the first rebalance of an empty group."},
     {"group.min.session.timeout.ms", GR_CFG_INT, "6000", 0, 0, 0, 0, NULL, RO, "Smallest session timeout a member may ask for."},
     {"group.max.session.timeout.ms", GR_CFG_INT, "1800000", 0, 0, 0, 0, NULL, RO, "Largest session timeout a member may ask for."},
-    {"group.max.size", GR_CFG_INT, IMAX, 1, INT32_MAX, 0, 0, NULL, RO | IGN, ""},
+    {"group.max.size", GR_CFG_INT, IMAX, 1, INT32_MAX, 0, 0, NULL, RO, "Most members a consumer group may have (GROUP_MAX_SIZE_REACHED beyond)."},
     {"transaction.state.log.replication.factor", GR_CFG_SHORT, "1", 1, INT16_MAX, 0, 0, NULL, RO | IGN, "Gregor's single-node default: 1 (Kafka: 3)."},
     {"transaction.state.log.min.isr", GR_CFG_INT, "1", 1, INT32_MAX, 0, 0, NULL, RO | IGN, "Gregor's single-node default: 1 (Kafka: 2)."},
     {"transaction.state.log.num.partitions", GR_CFG_INT, "50", 1, INT32_MAX, 0, 0, NULL, RO | IGN, ""},
@@ -354,9 +354,11 @@ static int fill_fields(gr_broker_config_t *c, char *err, size_t errlen)
     c->offsets_topic_num_partitions = (int32_t)L(s, "offsets.topic.num.partitions");
     c->offsets_topic_segment_bytes = (int32_t)L(s, "offsets.topic.segment.bytes");
     c->offsets_retention_minutes = L(s, "offsets.retention.minutes");
+    c->offsets_retention_check_interval_ms = L(s, "offsets.retention.check.interval.ms");
     c->group_initial_rebalance_delay_ms = (int32_t)L(s, "group.initial.rebalance.delay.ms");
     c->group_min_session_timeout_ms = (int32_t)L(s, "group.min.session.timeout.ms");
     c->group_max_session_timeout_ms = (int32_t)L(s, "group.max.session.timeout.ms");
+    c->group_max_size = (int32_t)L(s, "group.max.size");
     c->min_insync_replicas = (int32_t)L(s, "min.insync.replicas");
     c->unclean_leader_election_enable = gr_config_set_bool(s, "unclean.leader.election.enable");
     c->replica_lag_time_max_ms = L(s, "replica.lag.time.max.ms");

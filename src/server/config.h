@@ -46,9 +46,11 @@ typedef struct gr_broker_config {
     int32_t offsets_topic_num_partitions;   /* offsets.topic.num.partitions (50) */
     int32_t offsets_topic_segment_bytes;    /* offsets.topic.segment.bytes (104857600) */
     int64_t offsets_retention_minutes;      /* offsets.retention.minutes (10080) */
+    int64_t offsets_retention_check_interval_ms;    /* offsets.retention.check.interval.ms (600000) */
     int32_t group_initial_rebalance_delay_ms;   /* (3000) */
     int32_t group_min_session_timeout_ms;   /* (6000) */
     int32_t group_max_session_timeout_ms;   /* (1800000) */
+    int32_t group_max_size;                 /* group.max.size (Integer.MAX_VALUE) */
     int32_t min_insync_replicas;            /* min.insync.replicas (1) */
     bool unclean_leader_election_enable;    /* (false) */
     int64_t replica_lag_time_max_ms;        /* (30000) */

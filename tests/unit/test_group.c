@@ -105,6 +105,10 @@ static gr_coordinator_t *new_coordinator(gr_loop_t *loop)
     return co;
 }
 
+/* JoinGroup v9+ (KIP-814) unless a test says otherwise; rebalance timeout. */
+static bool join_v9 = true;
+static int32_t join_rebalance_ms = 5000;
+
 static void join(gr_group_t *group, jw_t *j, const char *member, const char *instance, int nprot,
                  const char *const *prots, const char *meta, int32_t session_ms, bool require_known)
 {
@@ -118,9 +122,10 @@ static void join(gr_group_t *group, jw_t *j, const char *member, const char *ins
     }
     gr_group_join_args_t a = {.member_id = gr_str(member), .instance_id = instance ? gr_str(instance) : GR_STR_NULL,
                               .client_id = gr_str("cli"), .client_host = "/127.0.0.1",
-                              .session_timeout_ms = session_ms, .rebalance_timeout_ms = 5000,
+                              .session_timeout_ms = session_ms, .rebalance_timeout_ms = join_rebalance_ms,
                               .protocol_type = gr_str("consumer"), .nprotocols = nprot, .protocol_names = names,
-                              .protocol_metadata = md, .require_known_member_id = require_known};
+                              .protocol_metadata = md, .require_known_member_id = require_known,
+                              .support_skip_assignment = join_v9};
     gr_group_join(group, &a, &j->w);
 }
 
@@ -139,6 +144,15 @@ static void sync(gr_group_t *group, sw_t *s, const char *member, int32_t gen, in
 }
 
 static const char *const RANGE[] = {"range"};
+
+/* The group's count of members supporting a protocol (a linear scan of the
+ * table: tests only). */
+static int32_t pcount_of(gr_group_t *group, const char *name)
+{
+    for (uint32_t i = 0; i < group->pcount_cap; i++)
+        if (group->pcounts[i].name && !strcmp(group->pcounts[i].name, name)) return group->pcounts[i].count;
+    return 0;
+}
 
 GR_TEST(group_join_sync_heartbeat_leave)
 {
@@ -248,8 +262,8 @@ GR_TEST(group_session_timeout)
     const char *ids[] = {ida}, *as[] = {"x"};
     sync(group, &sa, ida, 1, 1, ids, as);
     CHECK_EQ(group->state, GR_GROUP_STABLE);
-    /* A heartbeat pushes the session deadline out ... (the loop cannot be
-     * run twice: gr_loop_stop is final, so the expiry is fired by hand). */
+    /* A heartbeat pushes the session deadline out ... (the expiry is fired
+     * by hand, so the test does not depend on timing). */
     gr_group_member_t *m = gr_group_member(group, gr_str(ida));
     m->session_timer.due_ms = 0;
     CHECK_EQ(gr_group_heartbeat(group, gr_str(ida), GR_STR_NULL, 1), 0);
@@ -292,10 +306,33 @@ GR_TEST(group_static_member_rejoins_without_rebalance)
     CHECK_EQ(gr_group_heartbeat(group, gr_str(a.member_id), gr_str("inst-1"), 1), 0);
     sync(group, &sa, a.member_id, 1, 0, NULL, NULL);
     CHECK(!strcmp(sa.assignment, "P0"));
-    /* Changed metadata: a rebalance. */
+    /* Changed metadata, same protocol: still no rebalance (Kafka's
+     * updateStaticMemberAndRebalance only looks at the selected protocol). */
     join(group, &a, "", "inst-1", 1, RANGE, "other", 10000, true);
+    CHECK_EQ(a.res.error, 0);
+    CHECK_EQ(a.res.generation, 1);
+    CHECK_EQ(group->state, GR_GROUP_STABLE);
+    CHECK(!strcmp(a.leader, a.member_id));
+    /* Before JoinGroup v9 the answer names the previous leader id, so the
+     * restarted leader does not run an assignment. */
+    char prev[128];
+    snprintf(prev, sizeof prev, "%s", a.member_id);
+    join_v9 = false;
+    join(group, &a, "", "inst-1", 1, RANGE, "other", 10000, true);
+    join_v9 = true;
+    CHECK_EQ(a.res.error, 0);
+    CHECK_EQ(a.res.generation, 1);
+    CHECK(!strcmp(a.leader, prev));
+    CHECK(strcmp(a.member_id, prev) != 0);
+    CHECK_EQ(a.res.nmembers, 0);
+    CHECK_EQ(a.res.skip_assignment, false);
+    CHECK_EQ(group->state, GR_GROUP_STABLE);
+    /* A changed protocol: a rebalance. */
+    const char *const rr[] = {"roundrobin", "range"};
+    join(group, &a, "", "inst-1", 2, rr, "other", 10000, true);
     CHECK_EQ(group->state, GR_GROUP_COMPLETING_REBALANCE);  /* the only member rejoined: done at once */
     CHECK_EQ(a.res.generation, 2);
+    CHECK(!strcmp(a.protocol, "roundrobin"));
     gr_coordinator_close(co);
     gr_loop_free(loop);
 }
@@ -435,6 +472,538 @@ GR_TEST(group_offsets_expire_when_empty)
     CHECK_EQ(gr_coordinator_expire(co, gr_wall_ms()), 0);
     CHECK_EQ(gr_coordinator_expire(co, gr_wall_ms() + 2000), 1);
     CHECK(gr_coordinator_find(co, gr_str("solo")) == NULL);
+    gr_coordinator_close(co);
+    gr_loop_free(loop);
+}
+
+/* --- Kafka semantics (GroupCoordinator.scala), one case per test --- */
+
+typedef struct two {
+    gr_loop_t *loop;
+    gr_coordinator_t *co;
+    gr_group_t *group;
+    char a[128], b[128];    /* a leads */
+} two_t;
+
+/* A Stable group of two dynamic members, generation 1. */
+static void two_stable(two_t *t)
+{
+    jw_t ja, jb;
+    sw_t sa, sb;
+    t->loop = gr_loop_new();
+    t->co = new_coordinator(t->loop);
+    t->group = gr_coordinator_get_or_create(t->co, gr_str("g"), 0);
+    join(t->group, &ja, "", NULL, 1, RANGE, "m", 10000, false);
+    join(t->group, &jb, "", NULL, 1, RANGE, "m", 10000, false);
+    run_for(t->loop, 5);
+    CHECK_EQ(ja.res.generation, 1);
+    CHECK_EQ(jb.res.generation, 1);
+    snprintf(t->a, sizeof t->a, "%s", ja.member_id);
+    snprintf(t->b, sizeof t->b, "%s", jb.member_id);
+    CHECK(!strcmp(ja.leader, t->a));
+    sync(t->group, &sb, t->b, 1, 0, NULL, NULL);
+    const char *ids[] = {t->a, t->b}, *as[] = {"A", "B"};
+    sync(t->group, &sa, t->a, 1, 2, ids, as);
+    CHECK_EQ(t->group->state, GR_GROUP_STABLE);
+}
+
+static void two_free(two_t *t)
+{
+    gr_coordinator_close(t->co);
+    gr_loop_free(t->loop);
+}
+
+GR_TEST(group_kafka_join_unknown_member_of_nonempty_group)
+{
+    two_t t;
+    two_stable(&t);
+    jw_t j;
+    join(t.group, &j, "not-a-member", NULL, 1, RANGE, "m", 10000, true);
+    CHECK_EQ(j.called, 1);
+    CHECK_EQ(j.res.error, GR_KERR_UNKNOWN_MEMBER_ID);
+    /* A known member id with an instance id the group does not know
+     * (validateCurrentMember). */
+    join(t.group, &j, t.b, "inst-x", 1, RANGE, "m", 10000, true);
+    CHECK_EQ(j.res.error, GR_KERR_UNKNOWN_MEMBER_ID);
+    CHECK_EQ(gr_group_heartbeat(t.group, gr_str(t.b), gr_str("inst-x"), 1), GR_KERR_UNKNOWN_MEMBER_ID);
+    CHECK_EQ(t.group->state, GR_GROUP_STABLE);
+    CHECK_EQ(t.group->nmembers, 2);
+    two_free(&t);
+}
+
+GR_TEST(group_kafka_stable_rejoins)
+{
+    two_t t;
+    two_stable(&t);
+    jw_t ja, jb;
+    /* A follower with the same metadata: the current generation, no
+     * rebalance. */
+    join(t.group, &jb, t.b, NULL, 1, RANGE, "m", 10000, true);
+    CHECK_EQ(jb.called, 1);
+    CHECK_EQ(jb.res.generation, 1);
+    CHECK_EQ(t.group->state, GR_GROUP_STABLE);
+    /* The leader, even with the same metadata: a rebalance (Kafka lets the
+     * leader trigger one for changes its metadata does not show). */
+    join(t.group, &ja, t.a, NULL, 1, RANGE, "m", 10000, true);
+    CHECK_EQ(ja.called, 0);
+    CHECK_EQ(t.group->state, GR_GROUP_PREPARING_REBALANCE);
+    join(t.group, &jb, t.b, NULL, 1, RANGE, "m", 10000, true);
+    CHECK_EQ(ja.res.generation, 2);
+    CHECK_EQ(jb.res.generation, 2);
+    sw_t sa, sb;
+    const char *ids[] = {t.a, t.b}, *as[] = {"A", "B"};
+    sync(t.group, &sa, t.a, 2, 2, ids, as);
+    sync(t.group, &sb, t.b, 2, 0, NULL, NULL);
+    CHECK_EQ(t.group->state, GR_GROUP_STABLE);
+    /* A follower with changed metadata: a rebalance. */
+    join(t.group, &jb, t.b, NULL, 1, RANGE, "changed", 10000, true);
+    CHECK_EQ(jb.called, 0);
+    CHECK_EQ(t.group->state, GR_GROUP_PREPARING_REBALANCE);
+    two_free(&t);
+}
+
+GR_TEST(group_kafka_heartbeat_by_state)
+{
+    two_t t;
+    two_stable(&t);
+    jw_t ja, jb;
+    join(t.group, &ja, t.a, NULL, 1, RANGE, "m", 10000, true);
+    CHECK_EQ(t.group->state, GR_GROUP_PREPARING_REBALANCE);
+    CHECK_EQ(gr_group_heartbeat(t.group, gr_str(t.b), GR_STR_NULL, 1), GR_KERR_REBALANCE_IN_PROGRESS);
+    CHECK_EQ(gr_group_heartbeat(t.group, gr_str(t.b), GR_STR_NULL, 0), GR_KERR_ILLEGAL_GENERATION);
+    join(t.group, &jb, t.b, NULL, 1, RANGE, "m", 10000, true);
+    CHECK_EQ(t.group->state, GR_GROUP_COMPLETING_REBALANCE);
+    /* Between the join answer and the sync: NONE (Kafka). */
+    CHECK_EQ(gr_group_heartbeat(t.group, gr_str(t.b), GR_STR_NULL, 2), GR_KERR_NONE);
+    CHECK_EQ(gr_group_heartbeat(t.group, gr_str(t.b), GR_STR_NULL, 1), GR_KERR_ILLEGAL_GENERATION);
+    CHECK_EQ(gr_group_heartbeat(t.group, gr_str("x"), GR_STR_NULL, 2), GR_KERR_UNKNOWN_MEMBER_ID);
+    two_free(&t);
+}
+
+GR_TEST(group_kafka_sync_parks_followers_and_ignores_unknown_ids)
+{
+    two_t t;
+    two_stable(&t);
+    jw_t ja, jb;
+    sw_t sa, sb;
+    join(t.group, &ja, t.a, NULL, 1, RANGE, "m", 10000, true);
+    join(t.group, &jb, t.b, NULL, 1, RANGE, "m", 10000, true);
+    CHECK_EQ(t.group->state, GR_GROUP_COMPLETING_REBALANCE);
+    sync(t.group, &sb, t.b, 2, 0, NULL, NULL);
+    CHECK_EQ(sb.called, 0);  /* parked until the leader's */
+    /* The leader: an assignment for a stranger (ignored), b's twice (the
+     * last counts), none for itself (empty). */
+    const char *ids[] = {"stranger", t.b, t.b}, *as[] = {"S", "B-old", "B-new"};
+    sync(t.group, &sa, t.a, 2, 3, ids, as);
+    CHECK_EQ(sa.called, 1);
+    CHECK_EQ(sa.error, 0);
+    CHECK(!strcmp(sa.assignment, ""));
+    CHECK_EQ(sb.called, 1);
+    CHECK_EQ(sb.error, 0);
+    CHECK(!strcmp(sb.assignment, "B-new"));
+    CHECK_EQ(t.group->state, GR_GROUP_STABLE);
+    CHECK_EQ(t.group->nmembers, 2);
+    CHECK(gr_group_member(t.group, gr_str("stranger")) == NULL);
+    two_free(&t);
+}
+
+GR_TEST(group_kafka_commit_checks)
+{
+    two_t t;
+    two_stable(&t);
+    /* Generation -1 without a member into a group with members. */
+    CHECK_EQ(gr_group_commit_check(t.group, gr_str(""), GR_STR_NULL, -1), GR_KERR_UNKNOWN_MEMBER_ID);
+    /* A member with generation -1: ILLEGAL_GENERATION. */
+    CHECK_EQ(gr_group_commit_check(t.group, gr_str(t.b), GR_STR_NULL, -1), GR_KERR_ILLEGAL_GENERATION);
+    jw_t ja, jb;
+    join(t.group, &ja, t.a, NULL, 1, RANGE, "m", 10000, true);
+    /* Preparing: commits of the current (old) generation are accepted. */
+    CHECK_EQ(gr_group_commit_check(t.group, gr_str(t.b), GR_STR_NULL, 1), GR_KERR_NONE);
+    join(t.group, &jb, t.b, NULL, 1, RANGE, "m", 10000, true);
+    CHECK_EQ(t.group->state, GR_GROUP_COMPLETING_REBALANCE);
+    /* CompletingRebalance: REBALANCE_IN_PROGRESS for a valid member and
+     * generation, but the member and generation are checked first. */
+    CHECK_EQ(gr_group_commit_check(t.group, gr_str(t.b), GR_STR_NULL, 2), GR_KERR_REBALANCE_IN_PROGRESS);
+    CHECK_EQ(gr_group_commit_check(t.group, gr_str("x"), GR_STR_NULL, 2), GR_KERR_UNKNOWN_MEMBER_ID);
+    CHECK_EQ(gr_group_commit_check(t.group, gr_str(t.b), GR_STR_NULL, 1), GR_KERR_ILLEGAL_GENERATION);
+    CHECK_EQ(gr_group_commit_check(t.group, gr_str(""), GR_STR_NULL, -1), GR_KERR_UNKNOWN_MEMBER_ID);
+    two_free(&t);
+}
+
+GR_TEST(group_kafka_leave_per_member_errors)
+{
+    gr_loop_t *loop = gr_loop_new();
+    gr_coordinator_t *co = new_coordinator(loop);
+    gr_group_t *group = gr_coordinator_get_or_create(co, gr_str("g"), 0);
+    jw_t a, s1, s2;
+    join(group, &a, "", NULL, 1, RANGE, "m", 10000, false);
+    join(group, &s1, "", "i1", 1, RANGE, "m", 10000, true);
+    join(group, &s2, "", "i2", 1, RANGE, "m", 10000, true);
+    run_for(loop, 5);
+    CHECK_EQ(group->nmembers, 3);
+    CHECK_EQ(gr_group_leave(group, gr_str("nobody"), GR_STR_NULL), GR_KERR_UNKNOWN_MEMBER_ID);
+    CHECK_EQ(gr_group_leave(group, gr_str("stale-id"), gr_str("i1")), GR_KERR_FENCED_INSTANCE_ID);
+    CHECK_EQ(gr_group_leave(group, gr_str(""), gr_str("i-unknown")), GR_KERR_UNKNOWN_MEMBER_ID);
+    CHECK_EQ(gr_group_leave(group, gr_str(a.member_id), gr_str("i-unknown")), GR_KERR_UNKNOWN_MEMBER_ID);
+    CHECK_EQ(group->nmembers, 3);
+    /* By instance id alone (an admin removing a static member). */
+    CHECK_EQ(gr_group_leave(group, gr_str(""), gr_str("i1")), GR_KERR_NONE);
+    CHECK_EQ(gr_group_leave(group, gr_str(s2.member_id), gr_str("i2")), GR_KERR_NONE);
+    CHECK_EQ(gr_group_leave(group, gr_str(a.member_id), GR_STR_NULL), GR_KERR_NONE);
+    CHECK_EQ(group->nmembers, 0);
+    CHECK_EQ(group->state, GR_GROUP_EMPTY);
+    gr_coordinator_close(co);
+    gr_loop_free(loop);
+}
+
+GR_TEST(group_kafka_rebalance_timeout_removes_laggards)
+{
+    join_rebalance_ms = 30;
+    two_t t;
+    two_stable(&t);
+    jw_t ja, jc;
+    join(t.group, &jc, "", NULL, 1, RANGE, "m", 10000, false);   /* a third member */
+    join(t.group, &ja, t.a, NULL, 1, RANGE, "m", 10000, true);
+    CHECK_EQ(t.group->state, GR_GROUP_PREPARING_REBALANCE);
+    CHECK_EQ(ja.called, 0);  /* b has not rejoined */
+    run_for(t.loop, 100);
+    CHECK_EQ(ja.called, 1);
+    CHECK_EQ(jc.called, 1);
+    CHECK_EQ(ja.res.generation, 2);
+    CHECK_EQ(t.group->nmembers, 2);
+    CHECK(gr_group_member(t.group, gr_str(t.b)) == NULL);
+    CHECK_EQ(gr_group_heartbeat(t.group, gr_str(t.b), GR_STR_NULL, 2), GR_KERR_UNKNOWN_MEMBER_ID);
+    two_free(&t);
+    join_rebalance_ms = 5000;
+}
+
+GR_TEST(group_kafka_no_generation_without_a_joined_member)
+{
+    gr_loop_t *loop = gr_loop_new();
+    gr_coordinator_t *co = new_coordinator(loop);
+    gr_group_t *group = gr_coordinator_get_or_create(co, gr_str("g"), 0);
+    join_rebalance_ms = 20;
+    jw_t s, d;
+    sw_t ss;
+    join(group, &s, "", "inst", 1, RANGE, "m", 10000, true);
+    run_for(loop, 5);
+    CHECK_EQ(s.res.generation, 1);
+    char sid[128];
+    snprintf(sid, sizeof sid, "%s", s.member_id);
+    const char *ids[] = {sid}, *as[] = {"S"};
+    sync(group, &ss, sid, 1, 1, ids, as);
+    CHECK_EQ(group->state, GR_GROUP_STABLE);
+    /* A dynamic member joins and leaves again before anyone rejoined: only
+     * the static member is left, and it does not rejoin. */
+    join(group, &d, "", NULL, 1, RANGE, "m", 10000, false);
+    CHECK_EQ(group->state, GR_GROUP_PREPARING_REBALANCE);
+    CHECK_EQ(group->nmembers, 2);
+    char did[128] = "";
+    for (int i = 0; i < group->nmembers; i++)
+        if (strcmp(group->members[i]->member_id, sid)) snprintf(did, sizeof did, "%s", group->members[i]->member_id);
+    CHECK_EQ(gr_group_leave(group, gr_str(did), GR_STR_NULL), GR_KERR_NONE);
+    CHECK_EQ(d.called, 1);  /* its parked join was answered */
+    CHECK_EQ(d.res.error, GR_KERR_UNKNOWN_MEMBER_ID);
+    run_for(loop, 80);
+    /* Kafka keeps preparing rather than start a generation nobody joined. */
+    CHECK_EQ(group->state, GR_GROUP_PREPARING_REBALANCE);
+    CHECK_EQ(group->generation, 1);
+    CHECK(gr_timer_armed(&group->rebalance_timer));
+    /* The static member's session expires: the group ends up Empty. */
+    gr_group_member_t *m = gr_group_member(group, gr_str(sid));
+    CHECK(m != NULL);
+    if (m) {
+        gr_loop_timer_cancel(loop, &m->session_timer);
+        m->session_timer.fn(&m->session_timer);
+    }
+    CHECK_EQ(group->nmembers, 0);
+    CHECK_EQ(group->state, GR_GROUP_EMPTY);
+    CHECK_EQ(group->generation, 2);
+    join_rebalance_ms = 5000;
+    gr_coordinator_close(co);
+    gr_loop_free(loop);
+}
+
+GR_TEST(group_kafka_session_timeout_while_completing)
+{
+    two_t t;
+    two_stable(&t);
+    jw_t ja, jb;
+    sw_t sa;
+    join(t.group, &ja, t.a, NULL, 1, RANGE, "m", 10000, true);
+    join(t.group, &jb, t.b, NULL, 1, RANGE, "m", 10000, true);
+    CHECK_EQ(t.group->state, GR_GROUP_COMPLETING_REBALANCE);
+    /* The follower b parks in its sync; the leader a never sends its. */
+    sync(t.group, &sa, t.b, 2, 0, NULL, NULL);
+    CHECK_EQ(sa.called, 0);
+    /* The parked member is alive: its expiry just re-arms. */
+    gr_group_member_t *mb = gr_group_member(t.group, gr_str(t.b));
+    gr_loop_timer_cancel(t.loop, &mb->session_timer);
+    mb->session_timer.fn(&mb->session_timer);
+    CHECK_EQ(t.group->nmembers, 2);
+    CHECK(gr_timer_armed(&mb->session_timer));
+    /* The leader never syncs and its session expires: it is removed, the
+     * parked follower is told REBALANCE_IN_PROGRESS, the group prepares. */
+    gr_group_member_t *ma = gr_group_member(t.group, gr_str(t.a));
+    gr_loop_timer_cancel(t.loop, &ma->session_timer);
+    ma->session_timer.fn(&ma->session_timer);
+    CHECK_EQ(t.group->nmembers, 1);
+    CHECK_EQ(sa.called, 1);
+    CHECK_EQ(sa.error, GR_KERR_REBALANCE_IN_PROGRESS);
+    CHECK_EQ(t.group->state, GR_GROUP_PREPARING_REBALANCE);
+    two_free(&t);
+}
+
+GR_TEST(group_kafka_max_size_drops_pending_member)
+{
+    gr_loop_t *loop = gr_loop_new();
+    gr_coordinator_t *co = new_coordinator(loop);
+    co->cfg.max_size = 2;
+    gr_group_t *group = gr_coordinator_get_or_create(co, gr_str("g"), 0);
+    jw_t a, b, c;
+    sw_t sa;
+    join(group, &a, "", NULL, 1, RANGE, "m", 10000, false);
+    run_for(loop, 5);
+    char ida[128];
+    snprintf(ida, sizeof ida, "%s", a.member_id);
+    const char *ids[] = {ida}, *as[] = {"x"};
+    sync(group, &sa, ida, 1, 1, ids, as);
+    CHECK_EQ(group->state, GR_GROUP_STABLE);
+    /* b gets a member id while there is room (KIP-394) ... */
+    join(group, &b, "", NULL, 1, RANGE, "m", 10000, true);
+    CHECK_EQ(b.res.error, GR_KERR_MEMBER_ID_REQUIRED);
+    CHECK_EQ(group->npending, 1);
+    char idb[128];
+    snprintf(idb, sizeof idb, "%s", b.member_id);
+    /* ... then c fills the group and everyone rejoins: the rebalance waits
+     * for the pending b. */
+    join(group, &c, "", NULL, 1, RANGE, "m", 10000, false);
+    join(group, &a, ida, NULL, 1, RANGE, "m", 10000, true);
+    CHECK_EQ(a.called, 0);
+    CHECK_EQ(group->state, GR_GROUP_PREPARING_REBALANCE);
+    /* b's join is refused, and b is no longer pending, so the rebalance
+     * completes at once instead of waiting out b's session. */
+    join(group, &b, idb, NULL, 1, RANGE, "m", 10000, true);
+    CHECK_EQ(b.res.error, GR_KERR_GROUP_MAX_SIZE_REACHED);
+    CHECK_EQ(group->npending, 0);
+    CHECK_EQ(a.called, 1);
+    CHECK_EQ(a.res.generation, 2);
+    CHECK_EQ(c.called, 1);
+    CHECK_EQ(group->nmembers, 2);
+    CHECK_EQ(group->state, GR_GROUP_COMPLETING_REBALANCE);
+    gr_coordinator_close(co);
+    gr_loop_free(loop);
+}
+
+/* --- broker keys -> coordinator config --- */
+
+#include "server/config.h"
+
+GR_TEST(group_coordinator_config_from_broker_keys)
+{
+    gr_broker_config_t bc;
+    char err[256];
+    gr_config_kv_t dflt[] = {{"log.dirs", "/tmp/gr-unused"}};
+    CHECK_EQ(gr_broker_config_from_kv(NULL, 0, dflt, 1, &bc, err, sizeof err), 0);
+    gr_coordinator_config_t cc;
+    gr_coordinator_config_from_broker(&cc, &bc);
+    /* Kafka's defaults (replication factor: Gregor's single-node 1). */
+    CHECK_EQ(cc.num_partitions, 50);
+    CHECK_EQ(cc.replication_factor, 1);
+    CHECK_EQ(cc.segment_bytes, 104857600);
+    CHECK_EQ(cc.retention_ms, 10080LL * 60000);
+    CHECK_EQ(cc.retention_check_ms, 600000);
+    CHECK_EQ(cc.initial_rebalance_delay_ms, 3000);
+    CHECK_EQ(cc.min_session_timeout_ms, 6000);
+    CHECK_EQ(cc.max_session_timeout_ms, 1800000);
+    CHECK_EQ(cc.max_size, INT32_MAX);
+    CHECK_EQ(cc.new_member_join_timeout_ms, 300000);
+    gr_broker_config_free(&bc);
+
+    gr_config_kv_t over[] = {
+        {"log.dirs", "/tmp/gr-unused"},
+        {"offsets.topic.num.partitions", "7"},
+        {"offsets.topic.replication.factor", "3"},
+        {"offsets.topic.segment.bytes", "65536"},
+        {"offsets.retention.minutes", "2"},
+        {"offsets.retention.check.interval.ms", "1500"},
+        {"group.initial.rebalance.delay.ms", "10"},
+        {"group.min.session.timeout.ms", "100"},
+        {"group.max.session.timeout.ms", "200"},
+        {"group.max.size", "5"},
+    };
+    CHECK_EQ(gr_broker_config_from_kv(NULL, 0, over, (int)(sizeof over / sizeof over[0]), &bc, err, sizeof err), 0);
+    gr_coordinator_config_from_broker(&cc, &bc);
+    CHECK_EQ(cc.num_partitions, 7);
+    CHECK_EQ(cc.replication_factor, 3);
+    CHECK_EQ(cc.segment_bytes, 65536);
+    CHECK_EQ(cc.retention_ms, 120000);
+    CHECK_EQ(cc.retention_check_ms, 1500);
+    CHECK_EQ(cc.initial_rebalance_delay_ms, 10);
+    CHECK_EQ(cc.min_session_timeout_ms, 100);
+    CHECK_EQ(cc.max_session_timeout_ms, 200);
+    CHECK_EQ(cc.max_size, 5);
+    /* None of them is "accepted but ignored" any more. */
+    const char *keys[] = {"offsets.topic.num.partitions", "offsets.topic.replication.factor",
+                          "offsets.topic.segment.bytes", "offsets.retention.minutes",
+                          "offsets.retention.check.interval.ms", "group.initial.rebalance.delay.ms",
+                          "group.min.session.timeout.ms", "group.max.session.timeout.ms", "group.max.size"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const gr_config_def_t *d = gr_config_def_find(bc.set.defs, bc.set.ndefs, keys[i]);
+        CHECK(d != NULL);
+        if (d && (d->flags & GR_CFG_F_IGNORED)) {
+            fprintf(stderr, "  %s is marked ignored\n", keys[i]);
+            gr_test_failures++;
+        }
+    }
+    gr_broker_config_free(&bc);
+}
+
+/* The offsets expiry timer runs every offsets.retention.check.interval.ms. */
+GR_TEST(group_expiry_runs_every_check_interval)
+{
+    gr_loop_t *loop = gr_loop_new();
+    gr_coordinator_t *co = new_coordinator(loop);
+    co->cfg.retention_ms = 1;
+    co->cfg.retention_check_ms = 10;
+    CHECK_EQ(gr_coordinator_load(co), 0);   /* no broker: only starts the timer */
+    gr_group_t *group = gr_coordinator_get_or_create(co, gr_str("solo"), 0);
+    gr_commit_entry_t e = {.topic = gr_str("t"), .partition = 0, .offset = 7, .leader_epoch = -1,
+                           .metadata = GR_STR_NULL};
+    CHECK_EQ(gr_coordinator_store_offsets(co, group, &e, 1, NULL, NULL), 0);
+    CHECK(gr_coordinator_find(co, gr_str("solo")) != NULL);
+    run_for(loop, 60);
+    CHECK(gr_coordinator_find(co, gr_str("solo")) == NULL);
+    gr_coordinator_close(co);
+    gr_loop_free(loop);
+}
+
+/* group.initial.rebalance.delay.ms: a group leaving Empty waits the delay,
+ * extended while new members keep joining (InitialDelayedJoin). */
+GR_TEST(group_initial_rebalance_delay)
+{
+    gr_loop_t *loop = gr_loop_new();
+    gr_coordinator_t *co = new_coordinator(loop);
+    co->cfg.initial_rebalance_delay_ms = 40;
+    gr_group_t *group = gr_coordinator_get_or_create(co, gr_str("g"), 0);
+    jw_t a, b;
+    int64_t t0 = gr_now_ms();
+    join(group, &a, "", NULL, 1, RANGE, "m", 10000, false);
+    run_for(loop, 25);
+    CHECK_EQ(a.called, 0);
+    /* A new member within the delay: one more delay from the first's end. */
+    join(group, &b, "", NULL, 1, RANGE, "m", 10000, false);
+    run_for(loop, 25);
+    CHECK_EQ(a.called, 0);      /* ~50 ms: the first delay ended, extended */
+    run_for(loop, 60);
+    CHECK_EQ(a.called, 1);
+    CHECK_EQ(b.called, 1);
+    CHECK_EQ(a.res.generation, 1);
+    CHECK(gr_now_ms() - t0 >= 80);
+    gr_coordinator_close(co);
+    gr_loop_free(loop);
+}
+
+/* The protocol check of a join is answered from per-protocol member counts:
+ * right through joins, protocol changes, duplicates and leaves, and cheap
+ * for a big group whose members list many protocols. */
+GR_TEST(group_protocol_support_counts)
+{
+    gr_loop_t *loop = gr_loop_new();
+    gr_coordinator_t *co = new_coordinator(loop);
+    co->cfg.max_size = 100000;
+    gr_group_t *group = gr_coordinator_get_or_create(co, gr_str("g"), 0);
+    static jw_t js[1000];
+    char names[64][16];
+    const char *prots[64];
+    for (int i = 0; i < 64; i++) {
+        snprintf(names[i], sizeof names[i], "p%02d", i);
+        prots[i] = names[i];
+    }
+    int64_t t0 = gr_now_ms();
+    for (int i = 0; i < 1000; i++) {
+        /* Each member lists p63 first, then 63 names, one of them twice. */
+        gr_str_t n[65];
+        gr_bytes_t md[65];
+        for (int k = 0; k < 64; k++) {
+            n[k] = gr_str(prots[63 - k]);
+            md[k] = (gr_bytes_t){(const uint8_t *)"m", 1};
+        }
+        n[64] = gr_str(prots[63]);
+        md[64] = md[0];
+        memset(&js[i], 0, sizeof js[i]);
+        js[i].w.done = jw_done;
+        gr_group_join_args_t a = {.member_id = gr_str(""), .instance_id = GR_STR_NULL, .client_id = gr_str("c"),
+                                  .client_host = "/h", .session_timeout_ms = 10000, .rebalance_timeout_ms = 5000,
+                                  .protocol_type = gr_str("consumer"), .nprotocols = 65, .protocol_names = n,
+                                  .protocol_metadata = md};
+        gr_group_join(group, &a, &js[i].w);
+        CHECK_EQ(js[i].called, 0);
+    }
+    CHECK_EQ(group->nmembers, 1000);
+    CHECK_EQ(pcount_of(group, "p63"), 1000);   /* counted once per member */
+    /* Only a protocol every member supports is accepted. */
+    jw_t x;
+    const char *other[] = {"nope"};
+    join(group, &x, "", NULL, 1, other, "m", 10000, false);
+    CHECK_EQ(x.res.error, GR_KERR_INCONSISTENT_GROUP_PROTOCOL);
+    run_for(loop, 5);
+    CHECK_EQ(js[0].res.generation, 1);
+    CHECK(!strcmp(js[0].protocol, "p63"));
+    CHECK(gr_now_ms() - t0 < 5000);
+    /* Everyone leaves: the counts drop to 0 and any protocol is fine again. */
+    for (int i = 0; i < 1000; i++) CHECK_EQ(gr_group_leave(group, gr_str(js[i].member_id), GR_STR_NULL), 0);
+    CHECK_EQ(group->state, GR_GROUP_EMPTY);
+    CHECK_EQ(pcount_of(group, "p63"), 0);
+    join(group, &x, "", NULL, 1, other, "m", 10000, false);
+    run_for(loop, 5);
+    CHECK_EQ(x.res.error, 0);
+    CHECK(!strcmp(x.protocol, "nope"));
+    gr_coordinator_close(co);
+    gr_loop_free(loop);
+}
+
+/* Kafka's removeExpiredOffsets for a Stable consumer group: offsets of
+ * topics no member subscribes to expire retention after their commit; the
+ * subscribed ones stay. */
+GR_TEST(group_stable_consumer_group_expires_unsubscribed_offsets)
+{
+    gr_loop_t *loop = gr_loop_new();
+    gr_coordinator_t *co = new_coordinator(loop);   /* retention 1000 ms */
+    gr_group_t *group = gr_coordinator_get_or_create(co, gr_str("g"), 0);
+    gr_writer_t w;
+    gr_writer_init(&w);
+    gr_str_t topics[] = {gr_str("t")};
+    gr_ConsumerProtocolSubscription sub = {.Topics_count = 1, .Topics = topics, .UserData = {NULL, -1},
+                                           .GenerationId = -1, .RackId = GR_STR_NULL};
+    gr_write_i16(&w, 0);
+    gr_ConsumerProtocolSubscription_encode(&w, 0, &sub);
+    gr_str_t name = gr_str("range");
+    gr_bytes_t md = {w.buf, (int32_t)w.len};
+    jw_t j;
+    memset(&j, 0, sizeof j);
+    j.w.done = jw_done;
+    gr_group_join_args_t a = {.member_id = gr_str(""), .instance_id = GR_STR_NULL, .client_id = gr_str("c"),
+                              .client_host = "/h", .session_timeout_ms = 10000, .rebalance_timeout_ms = 5000,
+                              .protocol_type = gr_str("consumer"), .nprotocols = 1, .protocol_names = &name,
+                              .protocol_metadata = &md};
+    gr_group_join(group, &a, &j.w);
+    run_for(loop, 5);
+    CHECK_EQ(j.res.generation, 1);
+    sw_t s;
+    const char *ids[] = {j.member_id}, *as[] = {"x"};
+    sync(group, &s, j.member_id, 1, 1, ids, as);
+    CHECK_EQ(group->state, GR_GROUP_STABLE);
+    CHECK(gr_group_subscriptions_known(group));
+    gr_commit_entry_t e[] = {{.topic = gr_str("t"), .partition = 0, .offset = 1, .leader_epoch = -1},
+                             {.topic = gr_str("u"), .partition = 0, .offset = 2, .leader_epoch = -1}};
+    CHECK_EQ(gr_coordinator_store_offsets(co, group, e, 2, NULL, NULL), 0);
+    CHECK_EQ(gr_coordinator_expire(co, gr_wall_ms()), 0);          /* not yet */
+    CHECK_EQ(gr_coordinator_expire(co, gr_wall_ms() + 2000), 1);   /* u only */
+    CHECK(gr_offsets_get(&group->offsets, "t", 1, 0) != NULL);
+    CHECK(gr_offsets_get(&group->offsets, "u", 1, 0) == NULL);
+    CHECK_EQ(group->state, GR_GROUP_STABLE);
+    gr_writer_free(&w);
     gr_coordinator_close(co);
     gr_loop_free(loop);
 }
