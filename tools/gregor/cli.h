@@ -32,5 +32,6 @@ int gr_cmd_offsets(int argc, char **argv);
 int gr_cmd_cluster(int argc, char **argv);
 int gr_cmd_config(int argc, char **argv);
 int gr_cmd_dump_log(int argc, char **argv);
+int gr_cmd_mirror(int argc, char **argv);
 
 #endif

@@ -17,6 +17,7 @@ static const struct gr_cmd commands[] = {
     {"cluster", gr_cmd_cluster, "cluster id, controller and brokers"},
     {"config", gr_cmd_config, "describe and alter topic and broker configs"},
     {"dump-log", gr_cmd_dump_log, "decode and verify segment, index and time-index files offline"},
+    {"mirror", gr_cmd_mirror, "copy topics matching a regex from one cluster into another"},
     {"bench", gr_cmd_bench, "measure produce/consume throughput, latency and broker CPU per GB"},
 };
 
