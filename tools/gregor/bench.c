@@ -41,7 +41,9 @@
  * small pool would repeat within LZ4's/zstd's window and flatter them). */
 #define PAYLOAD_POOL (16u << 20)
 
-enum mode { MODE_PRODUCE, MODE_CONSUME };
+enum mode { MODE_PRODUCE, MODE_CONSUME, MODE_E2E, MODE_COMMITS, MODE_REBALANCE };
+
+static const char *const mode_names[] = {"produce", "consume", "e2e", "commits", "rebalance"};
 
 struct opts {
     enum mode mode;
@@ -62,6 +64,15 @@ struct opts {
     const char **xprops; /* "key=value" from -X, applied last */
     int n_xprops;
     const char *produce_only; /* first produce-only option seen, for the consume check */
+    bool keyed;          /* keys drawn uniformly from `keys` distinct keys */
+    long long keys;
+    int groups;          /* commits: groups committing at once */
+    int members;         /* rebalance: consumers in the group */
+    int inflight;        /* commits: outstanding commits per group */
+    int heartbeat_ms;    /* rebalance: heartbeat.interval.ms, 0 = librdkafka's default */
+    const char *group;   /* commits/rebalance: group id (prefix), default derived from the pid */
+    const char *group_only; /* last commits/rebalance-only option seen */
+    const char *send_only;  /* last produce/e2e option seen other than --partitions/--replication */
 };
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -416,6 +427,8 @@ struct result {
     double client_cpu_s;
     bool has_latency;
     struct hist *lat;
+    struct hist *e2e;      /* e2e: produce timestamp in the value to consumption */
+    long long consumed;    /* e2e: records the consumer read */
     int broker_pid;        /* <=0: not measured (see find_gregord) */
     struct proc_sample before, after;
 };
@@ -445,7 +458,7 @@ static void json_str(FILE *f, const char *key, const char *s)
 static void report(const struct result *r)
 {
     const struct opts *o = r->o;
-    bool prod = o->mode == MODE_PRODUCE;
+    bool prod = o->mode == MODE_PRODUCE || o->mode == MODE_E2E;
     double rps = r->seconds > 0 ? (double)r->records / r->seconds : 0;
     double mbps = r->seconds > 0 ? (double)r->bytes / 1e6 / r->seconds : 0;
     bool bk = r->broker_pid > 0 && r->before.ok && r->after.ok;
@@ -458,10 +471,18 @@ static void report(const struct result *r)
         p999 = (double)hist_quantile(r->lat, 0.999) / 1e3;
         pmax = (double)r->lat->max / 1e3;
     }
+    bool has_e2e = r->e2e && r->e2e->count > 0;
+    double e50 = 0, e99 = 0, e999 = 0, emax = 0;
+    if (has_e2e) {
+        e50 = (double)hist_quantile(r->e2e, 0.50) / 1e3;
+        e99 = (double)hist_quantile(r->e2e, 0.99) / 1e3;
+        e999 = (double)hist_quantile(r->e2e, 0.999) / 1e3;
+        emax = (double)r->e2e->max / 1e3;
+    }
 
     if (o->json) {
         FILE *f = stdout;
-        fprintf(f, "{\"mode\":\"%s\"", prod ? "produce" : "consume");
+        fprintf(f, "{\"mode\":\"%s\"", mode_names[o->mode]);
         json_str(f, "brokers", o->brokers);
         json_str(f, "topic", o->topic);
         fprintf(f, ",\"partitions\":%d,\"records\":%lld,\"record_size\":%lld,\"bytes\":%lld",
@@ -472,13 +493,20 @@ static void report(const struct result *r)
             fprintf(f, ",\"linger_ms\":%lld,\"batch_size\":%lld", o->linger_ms, o->batch_size);
             json_str(f, "compression", o->compression);
             json_num(f, "rate", o->rate, true);
+            fprintf(f, ",\"keyed\":%s", o->keyed ? "true" : "false");
+            json_num(f, "keys", (double)o->keys, o->keyed);
         }
+        if (o->mode == MODE_E2E)
+            fprintf(f, ",\"consumed\":%lld", r->consumed);
         json_num(f, "seconds", r->seconds, true);
         json_num(f, "records_per_s", rps, true);
         json_num(f, "mb_per_s", mbps, true);
         if (r->has_latency)
             fprintf(f, ",\"latency_us\":{\"p50\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f}",
                     p50, p99, p999, pmax);
+        if (has_e2e)
+            fprintf(f, ",\"e2e_latency_us\":{\"p50\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f}",
+                    e50, e99, e999, emax);
         json_num(f, "client_cpu_s", r->client_cpu_s, true);
         json_num(f, "broker_pid", r->broker_pid, r->broker_pid > 0);
         json_num(f, "broker_cpu_s", bcpu, bk);
@@ -495,7 +523,7 @@ static void report(const struct result *r)
     }
 
     printf("%s %lld records x %lld B, topic %s (%d partition%s) at %s\n",
-           prod ? "produce" : "consume", r->records, o->record_size, o->topic, r->partitions,
+           mode_names[o->mode], r->records, o->record_size, o->topic, r->partitions,
            r->partitions == 1 ? "" : "s", o->brokers);
     if (prod) {
         char rate[32];
@@ -503,8 +531,13 @@ static void report(const struct result *r)
             snprintf(rate, sizeof(rate), "%.0f/s", o->rate);
         else
             snprintf(rate, sizeof(rate), "max");
-        printf("  config      acks=%s linger.ms=%lld batch.size=%lld compression=%s rate=%s\n",
-               o->acks, o->linger_ms, o->batch_size, o->compression, rate);
+        char keys[48];
+        if (o->keyed)
+            snprintf(keys, sizeof(keys), "%lld keys", o->keys);
+        else
+            snprintf(keys, sizeof(keys), "unkeyed");
+        printf("  config      acks=%s linger.ms=%lld batch.size=%lld compression=%s rate=%s %s\n",
+               o->acks, o->linger_ms, o->batch_size, o->compression, rate, keys);
     }
     printf("  throughput  %.0f records/s  %.1f MB/s  (%.3f s", rps, mbps, r->seconds);
     if (prod)
@@ -514,6 +547,10 @@ static void report(const struct result *r)
         printf("  latency     p50 %.0f us  p99 %.0f us  p99.9 %.0f us  max %.0f us"
                "  (produce() to delivery report%s)\n",
                p50, p99, p999, pmax, o->rate > 0 ? ", from scheduled send time" : "");
+    if (has_e2e)
+        printf("  end-to-end  p50 %.0f us  p99 %.0f us  p99.9 %.0f us  max %.0f us"
+               "  (%s to consumption, %lld records read)\n",
+               e50, e99, e999, emax, o->rate > 0 ? "scheduled send time" : "produce() call", r->consumed);
     if (bk) {
         printf("  broker      pid %d: %.2f CPU-s, %.3f CPU-s/GB, %.3f CPU-s/M records, %.3f us/record\n",
                r->broker_pid, bcpu, gb > 0 ? bcpu / gb : 0,
@@ -599,8 +636,133 @@ static void *poller_main(void *arg)
     return NULL;
 }
 
+/* ---- end-to-end consumer ------------------------------------------------ */
+
+/* In e2e mode each value starts with this magic and the record's send time
+ * (CLOCK_MONOTONIC ns; with --rate the *scheduled* time), so the consumer in
+ * the same process measures produce-to-consume latency without clock skew
+ * and without coordinated omission. */
+#define E2E_MAGIC 0x47524532u /* "GRE2" */
+#define E2E_HEADER 12
+
+struct e2e_consumer {
+    rd_kafka_t *rk;
+    rd_kafka_queue_t *q;
+    struct hist lat;          /* owned by the consumer thread */
+    atomic_llong consumed;
+    atomic_llong foreign;     /* records without our header (someone else's) */
+    atomic_bool stop;
+    rd_kafka_resp_err_t first_err;
+};
+
+static void *e2e_consumer_main(void *arg)
+{
+    struct e2e_consumer *c = arg;
+    enum { BATCH = 1000 };
+    rd_kafka_message_t *msgs[BATCH];
+    while (!atomic_load(&c->stop)) {
+        /* The batch call waits for a full batch or its timeout, which would
+         * add up to that timeout to the latency: wait for one record, then
+         * take whatever else is queued without waiting. */
+        rd_kafka_message_t *first = rd_kafka_consume_queue(c->q, 50);
+        if (!first)
+            continue;
+        msgs[0] = first;
+        ssize_t more = rd_kafka_consume_batch_queue(c->q, 0, msgs + 1, BATCH - 1);
+        ssize_t got = 1 + (more > 0 ? more : 0);
+        uint64_t now = now_ns();
+        for (ssize_t i = 0; i < got; i++) {
+            rd_kafka_message_t *m = msgs[i];
+            uint32_t magic;
+            uint64_t ts;
+            if (m->err) {
+                if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF && !c->first_err)
+                    c->first_err = m->err;
+            } else if (m->len >= E2E_HEADER && (memcpy(&magic, m->payload, 4), magic == E2E_MAGIC)) {
+                memcpy(&ts, (const char *)m->payload + 4, 8);
+                hist_add(&c->lat, now > ts ? now - ts : 0);
+                atomic_fetch_add_explicit(&c->consumed, 1, memory_order_relaxed);
+            } else {
+                atomic_fetch_add_explicit(&c->foreign, 1, memory_order_relaxed);
+            }
+            rd_kafka_message_destroy(m);
+        }
+    }
+    return NULL;
+}
+
+/* A consumer of every partition from its current end (the high watermark,
+ * read before producing starts, so no record of this run is missed). */
+static bool e2e_consumer_start(struct e2e_consumer *c, const struct opts *o, int partitions)
+{
+    const char *defaults[] = {
+        "group.id", "gregor-bench-e2e",
+        "enable.auto.commit", "false",
+        "enable.auto.offset.store", "false",
+        /* Long polling: the broker answers a fetch as soon as one record is
+         * appended, so this bounds only idle fetches. */
+        "fetch.wait.max.ms", "100",
+        "fetch.min.bytes", "1",
+        NULL,
+    };
+    rd_kafka_conf_t *conf = make_conf(o, defaults);
+    if (!conf)
+        return false;
+    char errstr[512];
+    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    if (!c->rk) {
+        errorf("cannot create consumer: %s", errstr);
+        rd_kafka_conf_destroy(conf);
+        return false;
+    }
+    rd_kafka_poll_set_consumer(c->rk);
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(partitions);
+    bool ok = true;
+    for (int i = 0; ok && i < partitions; i++) {
+        int64_t lo, hi;
+        rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(c->rk, o->topic, i, &lo, &hi, CONNECT_TIMEOUT_MS);
+        if (e) {
+            errorf("reading watermarks of %s[%d]: %s", o->topic, i, rd_kafka_err2str(e));
+            ok = false;
+        } else {
+            rd_kafka_topic_partition_list_add(parts, o->topic, i)->offset = hi;
+        }
+    }
+    if (ok) {
+        rd_kafka_resp_err_t e = rd_kafka_assign(c->rk, parts);
+        if (e) {
+            errorf("assign: %s", rd_kafka_err2str(e));
+            ok = false;
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+    if (ok)
+        c->q = rd_kafka_queue_get_consumer(c->rk);
+    return ok;
+}
+
+static void e2e_consumer_destroy(struct e2e_consumer *c)
+{
+    if (c->q)
+        rd_kafka_queue_destroy(c->q);
+    if (c->rk)
+        rd_kafka_destroy_flags(c->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+}
+
+/* xorshift64*: keys and nothing else, so it needs no quality beyond uniform. */
+static uint64_t rng_next(uint64_t *x)
+{
+    *x ^= *x >> 12, *x ^= *x << 25, *x ^= *x >> 27;
+    return *x * 0x2545F4914F6CDD1Dull;
+}
+
 static int run_produce(struct opts *o)
 {
+    bool e2e = o->mode == MODE_E2E;
+    if (e2e && o->record_size < E2E_HEADER) {
+        errorf("e2e: --record-size must be at least %d (the value carries the send time)", E2E_HEADER);
+        return GR_EXIT_USAGE;
+    }
     if (o->records < 0)
         o->records = 1000000;
     char batch[32], linger[32], msgmax[32];
@@ -650,13 +812,31 @@ static int run_produce(struct opts *o)
     }
     p->rk = rk;
     int rc = GR_EXIT_FAIL;
-    char *pool = NULL;
+    char *pool = NULL, *e2ebuf = NULL;
     rd_kafka_topic_t *rkt = NULL;
+    struct e2e_consumer *ec = NULL;
+    pthread_t ec_thread;
+    bool ec_running = false;
 
     int partitions = ensure_topic(rk, o);
     if (partitions < 0)
         goto out;
     rkt = rd_kafka_topic_new(rk, o->topic, NULL);
+    if (e2e) {
+        ec = calloc(1, sizeof(*ec));
+        e2ebuf = malloc((size_t)o->record_size);
+        if (!ec || !e2ebuf) {
+            errorf("out of memory");
+            goto out;
+        }
+        if (!e2e_consumer_start(ec, o, partitions))
+            goto out;
+        if (pthread_create(&ec_thread, NULL, e2e_consumer_main, ec) != 0) {
+            errorf("cannot start the consumer thread");
+            goto out;
+        }
+        ec_running = true;
+    }
 
     /* Random bytes (xorshift64*), prepared once so the loop only hands out pointers. */
     size_t pool_len = PAYLOAD_POOL + (size_t)o->record_size;
@@ -672,7 +852,7 @@ static int run_produce(struct opts *o)
         memcpy(pool + i, &v, 8);
     }
 
-    struct result r = {.o = o, .partitions = partitions, .lat = &p->lat};
+    struct result r = {.o = o, .partitions = partitions, .lat = &p->lat, .e2e = ec ? &ec->lat : NULL};
     r.broker_pid = pick_broker(o);
     if (r.broker_pid > 0)
         proc_sample(r.broker_pid, &r.before);
@@ -686,8 +866,17 @@ static int run_produce(struct opts *o)
     uint64_t t0 = now_ns();
     double interval_ns = o->rate > 0 ? 1e9 / o->rate : 0;
     bool produce_failed = false;
+    uint64_t krng = 0x243F6A8885A308D3ull ^ (uint64_t)getpid();
+    long long key_bytes = 0;
     for (long long i = 0; i < o->records; i++) {
         char *val = pool + (size_t)((uint64_t)i * (uint64_t)o->record_size % PAYLOAD_POOL);
+        char key[24];
+        size_t key_len = 0;
+        if (o->keyed) {
+            key_len = (size_t)snprintf(key, sizeof(key), "k%llu",
+                                       (unsigned long long)(rng_next(&krng) % (uint64_t)o->keys));
+            key_bytes += (long long)key_len;
+        }
         uint64_t ts;
         if (interval_ns > 0) {
             /* Fixed rate: latency counts from the scheduled time, so a stalled
@@ -703,9 +892,20 @@ static int run_produce(struct opts *o)
         } else {
             ts = now_ns();
         }
+        int msgflags = 0;
+        if (e2e) {
+            /* The value carries its send time, so it is copied per record. */
+            memcpy(e2ebuf, val, (size_t)o->record_size);
+            uint32_t magic = E2E_MAGIC;
+            memcpy(e2ebuf, &magic, 4);
+            memcpy(e2ebuf + 4, &ts, 8);
+            val = e2ebuf;
+            msgflags = RD_KAFKA_MSG_F_COPY;
+        }
         for (;;) {
-            if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, 0, val, (size_t)o->record_size, NULL, 0,
-                                 (void *)(uintptr_t)ts) == 0)
+            /* Keys are always copied by librdkafka; values from the pool are not. */
+            if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, msgflags, val, (size_t)o->record_size,
+                                 o->keyed ? key : NULL, key_len, (void *)(uintptr_t)ts) == 0)
                 break;
             rd_kafka_resp_err_t e = rd_kafka_last_error();
             if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -724,6 +924,28 @@ static int run_produce(struct opts *o)
     atomic_store(&p->sent_all, true);
     pthread_join(poller, NULL);
     uint64_t t1 = p->last_dr_ns > t0 ? p->last_dr_ns : now_ns();
+    if (ec_running) {
+        /* Wait for the consumer to read everything that was delivered. */
+        long long want = atomic_load(&p->delivered), last = -1;
+        uint64_t progress = now_ns();
+        while (atomic_load(&ec->consumed) < want) {
+            long long got = atomic_load(&ec->consumed);
+            if (got != last) {
+                last = got;
+                progress = now_ns();
+            } else if (now_ns() - progress > (uint64_t)CONSUME_IDLE_TIMEOUT_MS * 1000000u) {
+                errorf("e2e: the consumer read %lld of %lld delivered records, then nothing for %d s%s%s",
+                       got, want, CONSUME_IDLE_TIMEOUT_MS / 1000, ec->first_err ? ": " : "",
+                       ec->first_err ? rd_kafka_err2str(ec->first_err) : "");
+                break;
+            }
+            usleep(1000);
+        }
+        atomic_store(&ec->stop, true);
+        pthread_join(ec_thread, NULL);
+        ec_running = false;
+        r.consumed = atomic_load(&ec->consumed);
+    }
 
     if (r.broker_pid > 0)
         proc_sample(r.broker_pid, &r.after);
@@ -731,6 +953,8 @@ static int run_produce(struct opts *o)
     r.records = atomic_load(&p->delivered);
     r.failed = atomic_load(&p->failed);
     r.bytes = r.records * o->record_size;
+    if (o->keyed && atomic_load(&p->sent) > 0) /* key bytes of the delivered share */
+        r.bytes += (long long)((double)key_bytes * (double)r.records / (double)atomic_load(&p->sent));
     r.seconds = (double)(t1 - t0) / 1e9;
     r.has_latency = p->lat.count > 0; /* all failed: no latency to speak of */
 
@@ -743,10 +967,21 @@ static int run_produce(struct opts *o)
         char sfx[600];
         errorf("%lld of %lld records failed: %s%s", r.failed, r.records + r.failed,
                rd_kafka_err2str(p->first_err), gr_last_error_suffix(sfx, sizeof(sfx)));
+    } else if (e2e && r.consumed < r.records) {
+        /* the consumer's shortfall was reported above */
     } else if (!produce_failed) {
         rc = GR_EXIT_OK;
     }
 out:
+    if (ec_running) {
+        atomic_store(&ec->stop, true);
+        pthread_join(ec_thread, NULL);
+    }
+    if (ec) {
+        e2e_consumer_destroy(ec);
+        free(ec);
+    }
+    free(e2ebuf);
     if (rkt)
         rd_kafka_topic_destroy(rkt);
     /* Everything was delivered or failed already; nothing left to flush. */
@@ -896,15 +1131,676 @@ out:
     return rc;
 }
 
+/* ---- consumer groups: shared ------------------------------------------------ */
+
+/* The group id: --group as given (commits: a prefix, "-N" appended per
+ * group), else one unique to this run so earlier runs' groups and offsets
+ * cannot interfere. */
+static void group_name(char *buf, size_t len, const struct opts *o, const char *kind, int i, bool numbered)
+{
+    static char run_id[64];
+    if (!run_id[0])
+        snprintf(run_id, sizeof(run_id), "gregor-bench-%s-%d-%lld", kind, (int)getpid(), (long long)time(NULL));
+    const char *base = o->group ? o->group : run_id;
+    if (numbered)
+        snprintf(buf, len, "%s-%d", base, i);
+    else
+        snprintf(buf, len, "%s", base);
+}
+
+static void json_hist(FILE *f, const char *key, const struct hist *h)
+{
+    if (!h->count) {
+        fprintf(f, ",\"%s\":null", key);
+        return;
+    }
+    fprintf(f, ",\"%s\":{\"p50\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f}", key,
+            (double)hist_quantile(h, 0.50) / 1e3, (double)hist_quantile(h, 0.99) / 1e3,
+            (double)hist_quantile(h, 0.999) / 1e3, (double)h->max / 1e3);
+}
+
+static void broker_json(FILE *f, int pid, const struct proc_sample *b, const struct proc_sample *a, double units,
+                        const char *per_key)
+{
+    bool bk = pid > 0 && b->ok && a->ok;
+    double cpu = bk ? a->cpu_s - b->cpu_s : 0;
+    json_num(f, "broker_pid", pid, pid > 0);
+    json_num(f, "broker_cpu_s", cpu, bk);
+    if (per_key)
+        json_num(f, per_key, units > 0 ? cpu * 1e6 / units : 0, bk && units > 0);
+    json_num(f, "broker_rss_kb", (double)a->rss_kb, bk);
+    json_num(f, "broker_rss_hwm_kb", (double)a->hwm_kb, bk);
+}
+
+static void broker_text(int pid, const struct proc_sample *b, const struct proc_sample *a, double units,
+                        const char *unit)
+{
+    if (pid > 0 && b->ok && a->ok) {
+        double cpu = a->cpu_s - b->cpu_s;
+        printf("  broker      pid %d: %.2f CPU-s", pid, cpu);
+        if (unit && units > 0)
+            printf(", %.2f us per %s", cpu * 1e6 / units, unit);
+        printf(", RSS %ld kB (peak %ld kB)\n", a->rss_kb, a->hwm_kb);
+    } else if (pid > 0) {
+        printf("  broker      pid %d: cannot read /proc/%d (did the broker exit?)\n", pid, pid);
+    } else {
+        printf("  broker      not measured: %s, pass --broker-pid\n",
+               pid < 0 ? "several processes named gregord" : "no process named gregord");
+    }
+}
+
+/* ---- commits ------------------------------------------------------------------ */
+
+/* One group with one member (a librdkafka consumer that joined it and owns
+ * every partition), committing explicit offsets for all partitions with at
+ * most `inflight` commits outstanding. Each commit is an OffsetCommit
+ * request with the member's generation, as a real consumer sends it. */
+struct committer {
+    const struct opts *o;
+    char group[256];
+    rd_kafka_t *rk;
+    rd_kafka_queue_t *q;
+    rd_kafka_topic_partition_list_t *offsets;
+    long long target, issued, done, failed;
+    rd_kafka_resp_err_t first_err;
+    struct hist lat;
+    uint64_t t_end;
+    bool stalled;
+};
+
+static bool committer_open(struct committer *c, int partitions)
+{
+    const char *defaults[] = {
+        "group.id", c->group,
+        "enable.auto.commit", "false",
+        "enable.auto.offset.store", "false",
+        NULL,
+    };
+    rd_kafka_conf_t *conf = make_conf(c->o, defaults);
+    if (!conf)
+        return false;
+    char errstr[512];
+    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    if (!c->rk) {
+        errorf("cannot create consumer: %s", errstr);
+        rd_kafka_conf_destroy(conf);
+        return false;
+    }
+    rd_kafka_poll_set_consumer(c->rk);
+    c->q = rd_kafka_queue_new(c->rk);
+    c->offsets = rd_kafka_topic_partition_list_new(partitions);
+    for (int i = 0; i < partitions; i++)
+        rd_kafka_topic_partition_list_add(c->offsets, c->o->topic, i);
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(sub, c->o->topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(c->rk, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (e) {
+        errorf("subscribe (group %s): %s", c->group, rd_kafka_err2str(e));
+        return false;
+    }
+    return true;
+}
+
+/* True once the member owns its partitions (serves the consumer queue,
+ * where librdkafka's default rebalance handling assigns them). */
+static bool committer_joined(struct committer *c)
+{
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 0);
+    if (m)
+        rd_kafka_message_destroy(m);
+    rd_kafka_topic_partition_list_t *l = NULL;
+    bool ok = rd_kafka_assignment(c->rk, &l) == 0 && l && l->cnt == c->offsets->cnt;
+    if (l)
+        rd_kafka_topic_partition_list_destroy(l);
+    return ok;
+}
+
+static void *committer_main(void *arg)
+{
+    struct committer *c = arg;
+    uint64_t progress = now_ns();
+    while (c->done + c->failed < c->target) {
+        while (c->issued < c->target && c->issued - c->done - c->failed < c->o->inflight) {
+            /* A new offset every commit, so each one is a real write. */
+            for (int i = 0; i < c->offsets->cnt; i++)
+                c->offsets->elems[i].offset = c->issued + 1;
+            uint64_t ts = now_ns();
+            rd_kafka_resp_err_t e = rd_kafka_commit_queue(c->rk, c->offsets, c->q, NULL, (void *)(uintptr_t)ts);
+            if (e) {
+                if (!c->first_err)
+                    c->first_err = e;
+                c->failed++;
+            }
+            c->issued++;
+        }
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(c->q, 100);
+        uint64_t now = now_ns();
+        if (!ev) {
+            if (now - progress > (uint64_t)CONSUME_IDLE_TIMEOUT_MS * 1000000u) {
+                c->stalled = true;
+                break;
+            }
+            continue;
+        }
+        if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_OFFSET_COMMIT) {
+            rd_kafka_resp_err_t e = rd_kafka_event_error(ev);
+            const rd_kafka_topic_partition_list_t *l = rd_kafka_event_topic_partition_list(ev);
+            for (int i = 0; !e && l && i < l->cnt; i++)
+                e = l->elems[i].err;
+            if (e) {
+                if (!c->first_err)
+                    c->first_err = e;
+                c->failed++;
+            } else {
+                uint64_t ts = (uint64_t)(uintptr_t)rd_kafka_event_opaque(ev);
+                hist_add(&c->lat, now > ts ? now - ts : 0);
+                c->done++;
+            }
+            progress = now;
+            c->t_end = now;
+        }
+        rd_kafka_event_destroy(ev);
+    }
+    return NULL;
+}
+
+static void committer_close(struct committer *c)
+{
+    if (c->offsets)
+        rd_kafka_topic_partition_list_destroy(c->offsets);
+    if (c->q)
+        rd_kafka_queue_destroy(c->q);
+    if (c->rk) {
+        rd_kafka_consumer_close(c->rk);
+        rd_kafka_destroy(c->rk);
+    }
+}
+
+static int run_commits(struct opts *o)
+{
+    if (o->records < 0)
+        o->records = 200000;
+    if (o->records < o->groups) {
+        errorf("--records %lld: at least one commit per group (--groups %d)", o->records, o->groups);
+        return GR_EXIT_USAGE;
+    }
+    if (!o->partitions)
+        o->partitions = 1;
+    rd_kafka_conf_t *conf = make_conf(o, NULL);
+    if (!conf)
+        return GR_EXIT_USAGE;
+    char errstr[512];
+    rd_kafka_t *admin = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    if (!admin) {
+        errorf("cannot create client: %s", errstr);
+        rd_kafka_conf_destroy(conf);
+        return GR_EXIT_FAIL;
+    }
+    int rc = GR_EXIT_FAIL;
+    int partitions = ensure_topic(admin, o);
+    struct committer *cs = calloc((size_t)o->groups, sizeof(*cs));
+    pthread_t *th = calloc((size_t)o->groups, sizeof(*th));
+    int started = 0;
+    if (partitions < 0 || !cs || !th)
+        goto out;
+
+    /* Join every group first; only the commits are timed. */
+    uint64_t join0 = now_ns();
+    for (int g = 0; g < o->groups; g++) {
+        cs[g].o = o;
+        cs[g].target = o->records / o->groups + (g < o->records % o->groups);
+        group_name(cs[g].group, sizeof(cs[g].group), o, "commits", g, o->groups > 1 || !o->group);
+        if (!committer_open(&cs[g], partitions))
+            goto out;
+    }
+    for (int joined = 0; joined < o->groups;) {
+        joined = 0;
+        for (int g = 0; g < o->groups; g++)
+            joined += committer_joined(&cs[g]);
+        if (now_ns() - join0 > 60ull * 1000000000u) {
+            char sfx[600];
+            errorf("only %d of %d groups formed within 60 s%s", joined, o->groups, gr_last_error_suffix(sfx, sizeof(sfx)));
+            goto out;
+        }
+        if (joined < o->groups)
+            usleep(5000);
+    }
+    double join_s = (double)(now_ns() - join0) / 1e9;
+
+    int pid = pick_broker(o);
+    struct proc_sample before = {0}, after = {0};
+    if (pid > 0)
+        proc_sample(pid, &before);
+    double cpu0 = cpu_self_s();
+    uint64_t t0 = now_ns();
+    for (; started < o->groups; started++)
+        if (pthread_create(&th[started], NULL, committer_main, &cs[started]) != 0) {
+            errorf("cannot start a committer thread");
+            break;
+        }
+    for (int g = 0; g < started; g++)
+        pthread_join(th[g], NULL);
+    if (started < o->groups)
+        goto out;
+    uint64_t t1 = t0;
+    long long done = 0, failed = 0;
+    struct hist *lat = calloc(1, sizeof(*lat));
+    if (!lat)
+        goto out;
+    rd_kafka_resp_err_t first_err = 0;
+    bool stalled = false;
+    for (int g = 0; g < o->groups; g++) {
+        done += cs[g].done;
+        failed += cs[g].failed;
+        stalled |= cs[g].stalled;
+        if (!first_err)
+            first_err = cs[g].first_err;
+        if (cs[g].t_end > t1)
+            t1 = cs[g].t_end;
+        for (unsigned i = 0; i < HIST_BUCKETS; i++)
+            lat->b[i] += cs[g].lat.b[i];
+        lat->count += cs[g].lat.count;
+        if (cs[g].lat.max > lat->max)
+            lat->max = cs[g].lat.max;
+    }
+    if (pid > 0)
+        proc_sample(pid, &after);
+    double client_cpu = cpu_self_s() - cpu0;
+    double secs = (double)(t1 - t0) / 1e9;
+    double cps = secs > 0 ? (double)done / secs : 0;
+    double offsets = (double)done * partitions;
+    if (o->json) {
+        FILE *f = stdout;
+        fprintf(f, "{\"mode\":\"commits\"");
+        json_str(f, "brokers", o->brokers);
+        json_str(f, "topic", o->topic);
+        fprintf(f, ",\"groups\":%d,\"partitions\":%d,\"inflight\":%d,\"commits\":%lld,\"offsets\":%.0f,\"failed\":%lld",
+                o->groups, partitions, o->inflight, done, offsets, failed);
+        json_num(f, "join_s", join_s, true);
+        json_num(f, "seconds", secs, true);
+        json_num(f, "commits_per_s", cps, true);
+        json_num(f, "offsets_per_s", secs > 0 ? offsets / secs : 0, true);
+        json_hist(f, "commit_latency_us", lat);
+        json_num(f, "client_cpu_s", client_cpu, true);
+        broker_json(f, pid, &before, &after, (double)done, "broker_cpu_us_per_commit");
+        fputs("}\n", f);
+    } else {
+        printf("commits %lld x %d offset%s, %d group%s (one member each), topic %s at %s\n", done, partitions,
+               partitions == 1 ? "" : "s", o->groups, o->groups == 1 ? "" : "s", o->topic, o->brokers);
+        printf("  throughput  %.0f commits/s  %.0f offsets/s  (%.3f s, %d in flight per group, %lld failed)\n", cps,
+               secs > 0 ? offsets / secs : 0, secs, o->inflight, failed);
+        if (lat->count)
+            printf("  latency     p50 %.0f us  p99 %.0f us  p99.9 %.0f us  max %.0f us  (commit() to its result)\n",
+                   (double)hist_quantile(lat, 0.5) / 1e3, (double)hist_quantile(lat, 0.99) / 1e3,
+                   (double)hist_quantile(lat, 0.999) / 1e3, (double)lat->max / 1e3);
+        broker_text(pid, &before, &after, (double)done, "commit");
+        printf("  client      %.2f CPU-s  (joining the groups took %.2f s, not counted)\n", client_cpu, join_s);
+    }
+    free(lat);
+    if (stalled)
+        errorf("commits stopped: no commit result for %d s", CONSUME_IDLE_TIMEOUT_MS / 1000);
+    else if (failed) {
+        char sfx[600];
+        errorf("%lld of %lld commits failed: %s%s", failed, done + failed, rd_kafka_err2str(first_err),
+               gr_last_error_suffix(sfx, sizeof(sfx)));
+    } else
+        rc = GR_EXIT_OK;
+out:
+    for (int g = 0; cs && g < o->groups; g++)
+        committer_close(&cs[g]);
+    free(cs);
+    free(th);
+    rd_kafka_destroy(admin);
+    return rc;
+}
+
+/* ---- rebalance ------------------------------------------------------------------ */
+
+/* N consumers (separate librdkafka handles, one thread each serving its
+ * consumer queue, where the rebalance callback runs) in one group. The group
+ * is stable when every active member owns at least one partition, no two own
+ * the same one, and together they own all of them: that is, every member has
+ * had the assignment callback of the final generation. */
+struct member {
+    struct rebalance *rb;
+    rd_kafka_t *rk;
+    pthread_t th;
+    bool thread_running;
+    atomic_bool stop;
+    bool active;                /* subscribed and not closed: counted for stability */
+    pthread_mutex_t mu;
+    unsigned char *owned;       /* per partition */
+    int n_owned;
+    long long assigns;
+};
+
+struct rebalance {
+    const struct opts *o;
+    char group[256];
+    int partitions;
+    struct member *m;
+    int n;                      /* handles (members + the spare for the join phase) */
+    pthread_mutex_t mu;
+    uint64_t last_change_ns;    /* last assignment change of any member */
+    uint64_t last_revoke_ns;    /* last revoke callback: that member is about to rejoin */
+    atomic_llong callbacks;
+};
+
+static void rb_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
+                            void *opaque)
+{
+    struct member *m = opaque;
+    bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+    if (coop) {
+        rd_kafka_error_t *e = assign ? rd_kafka_incremental_assign(rk, parts) : rd_kafka_incremental_unassign(rk, parts);
+        if (e)
+            rd_kafka_error_destroy(e);
+    } else {
+        rd_kafka_assign(rk, assign ? parts : NULL);
+    }
+    pthread_mutex_lock(&m->mu);
+    if (!coop)
+        memset(m->owned, 0, (size_t)m->rb->partitions);
+    for (int i = 0; i < parts->cnt; i++)
+        if (parts->elems[i].partition >= 0 && parts->elems[i].partition < m->rb->partitions)
+            m->owned[parts->elems[i].partition] = assign;
+    m->n_owned = 0;
+    for (int i = 0; i < m->rb->partitions; i++)
+        m->n_owned += m->owned[i];
+    if (assign)
+        m->assigns++;
+    pthread_mutex_unlock(&m->mu);
+    pthread_mutex_lock(&m->rb->mu);
+    m->rb->last_change_ns = now_ns();
+    if (!assign)
+        m->rb->last_revoke_ns = m->rb->last_change_ns;
+    pthread_mutex_unlock(&m->rb->mu);
+    atomic_fetch_add(&m->rb->callbacks, 1);
+}
+
+static void *member_main(void *arg)
+{
+    struct member *m = arg;
+    while (!atomic_load(&m->stop)) {
+        rd_kafka_message_t *msg = rd_kafka_consumer_poll(m->rk, 100);
+        if (msg)
+            rd_kafka_message_destroy(msg);
+    }
+    /* Leaves the group (the revoke callback runs here too). */
+    rd_kafka_consumer_close(m->rk);
+    return NULL;
+}
+
+static bool member_open(struct rebalance *rb, struct member *m)
+{
+    char hb[32];
+    snprintf(hb, sizeof(hb), "%d", rb->o->heartbeat_ms);
+    const char *defaults[] = {
+        "group.id", rb->group,
+        "enable.auto.commit", "false",
+        "enable.auto.offset.store", "false",
+        rb->o->heartbeat_ms ? "heartbeat.interval.ms" : NULL, hb,
+        NULL,
+    };
+    rd_kafka_conf_t *conf = make_conf(rb->o, defaults);
+    if (!conf)
+        return false;
+    rd_kafka_conf_set_rebalance_cb(conf, rb_rebalance_cb);
+    rd_kafka_conf_set_opaque(conf, m);
+    char errstr[512];
+    m->rb = rb;
+    m->owned = calloc((size_t)rb->partitions, 1);
+    pthread_mutex_init(&m->mu, NULL);
+    m->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    if (!m->rk) {
+        errorf("cannot create consumer: %s", errstr);
+        rd_kafka_conf_destroy(conf);
+        return false;
+    }
+    rd_kafka_poll_set_consumer(m->rk);
+    if (pthread_create(&m->th, NULL, member_main, m) != 0) {
+        errorf("cannot start a consumer thread");
+        return false;
+    }
+    m->thread_running = true;
+    return true;
+}
+
+static bool member_subscribe(struct member *m)
+{
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(sub, m->rb->o->topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(m->rk, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (e) {
+        errorf("subscribe: %s", rd_kafka_err2str(e));
+        return false;
+    }
+    m->active = true;
+    return true;
+}
+
+static void member_stop(struct member *m)
+{
+    if (m->thread_running) {
+        atomic_store(&m->stop, true);
+        pthread_join(m->th, NULL);
+        m->thread_running = false;
+    }
+    m->active = false;
+}
+
+static bool rb_stable(struct rebalance *rb, unsigned char *seen)
+{
+    memset(seen, 0, (size_t)rb->partitions);
+    int covered = 0;
+    bool ok = true;
+    for (int i = 0; ok && i < rb->n; i++) {
+        struct member *m = &rb->m[i];
+        if (!m->active)
+            continue;
+        pthread_mutex_lock(&m->mu);
+        ok = m->n_owned > 0;
+        for (int p = 0; ok && p < rb->partitions; p++)
+            if (m->owned[p]) {
+                ok = !seen[p];
+                seen[p] = 1;
+                covered++;
+            }
+        pthread_mutex_unlock(&m->mu);
+    }
+    return ok && covered == rb->partitions;
+}
+
+/* The part of a rebalance the coordinator controls: from the later of
+ * `since` (a subscribe or close) and the last revoke callback (in the eager
+ * protocol a member rejoins right after it) to `stable`. */
+static double rb_after_revoke_ms(struct rebalance *rb, uint64_t since, uint64_t stable)
+{
+    pthread_mutex_lock(&rb->mu);
+    uint64_t r = rb->last_revoke_ns > since ? rb->last_revoke_ns : since;
+    pthread_mutex_unlock(&rb->mu);
+    return stable > r ? (double)(stable - r) / 1e6 : 0;
+}
+
+/* Waits until stable; returns the time of the assignment that made it so,
+ * or 0 after `timeout_s`. */
+static uint64_t rb_wait_stable(struct rebalance *rb, unsigned char *seen, int timeout_s)
+{
+    uint64_t deadline = now_ns() + (uint64_t)timeout_s * 1000000000u;
+    while (now_ns() < deadline) {
+        if (rb_stable(rb, seen)) {
+            pthread_mutex_lock(&rb->mu);
+            uint64_t t = rb->last_change_ns;
+            pthread_mutex_unlock(&rb->mu);
+            return t;
+        }
+        usleep(500);
+    }
+    return 0;
+}
+
+static int run_rebalance(struct opts *o)
+{
+    int n = o->members;
+    if (o->partitions && o->partitions < n) {
+        errorf("--partitions %d: need at least one partition per member (--members %d)", o->partitions, n);
+        return GR_EXIT_USAGE;
+    }
+    if (!o->partitions)
+        o->partitions = n;
+    rd_kafka_conf_t *conf = make_conf(o, NULL);
+    if (!conf)
+        return GR_EXIT_USAGE;
+    char errstr[512];
+    rd_kafka_t *admin = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    if (!admin) {
+        errorf("cannot create client: %s", errstr);
+        rd_kafka_conf_destroy(conf);
+        return GR_EXIT_FAIL;
+    }
+    int rc = GR_EXIT_FAIL;
+    struct rebalance rb = {.o = o, .n = n + 1};
+    pthread_mutex_init(&rb.mu, NULL);
+    group_name(rb.group, sizeof(rb.group), o, "rebalance", 0, false);
+    rb.partitions = ensure_topic(admin, o);
+    rb.m = calloc((size_t)rb.n, sizeof(*rb.m));
+    unsigned char *seen = rb.partitions > 0 ? calloc((size_t)rb.partitions, 1) : NULL;
+    if (rb.partitions < 0 || !rb.m || !seen)
+        goto out;
+    if (rb.partitions < n) {
+        errorf("topic %s has %d partitions, fewer than --members %d", o->topic, rb.partitions, n);
+        goto out;
+    }
+    /* Handles and threads first (not timed); then all subscribe at once. */
+    for (int i = 0; i < n; i++)
+        if (!member_open(&rb, &rb.m[i]))
+            goto out;
+    int pid = pick_broker(o);
+    struct proc_sample before = {0}, after = {0};
+    if (pid > 0)
+        proc_sample(pid, &before);
+    uint64_t first = now_ns();
+    for (int i = 0; i < n; i++)
+        if (!member_subscribe(&rb.m[i]))
+            goto out;
+    uint64_t last = now_ns();
+    uint64_t st = rb_wait_stable(&rb, seen, 120);
+    if (!st) {
+        errorf("group %s not stable with %d members within 120 s", rb.group, n);
+        goto out;
+    }
+    double initial_ms = (double)(st - last) / 1e6, initial_first_ms = (double)(st - first) / 1e6;
+    double initial_rj = rb_after_revoke_ms(&rb, last, st), leave_rj = -1, join_rj = -1;
+    long long initial_cb = atomic_load(&rb.callbacks);
+
+    /* One member leaves a stable group; then a new one joins the N-1. */
+    double leave_ms = -1, join_ms = -1;
+    if (n >= 2) {
+        uint64_t t = now_ns();
+        member_stop(&rb.m[n - 1]);
+        st = rb_wait_stable(&rb, seen, 120);
+        if (!st) {
+            errorf("group %s not stable with %d members within 120 s after one left", rb.group, n - 1);
+            goto out;
+        }
+        leave_ms = (double)(st - t) / 1e6;
+        leave_rj = rb_after_revoke_ms(&rb, t, st);
+        if (!member_open(&rb, &rb.m[n]))
+            goto out;
+        usleep(200 * 1000); /* let the new handle settle (bootstrap connection) */
+        t = now_ns();
+        if (!member_subscribe(&rb.m[n]))
+            goto out;
+        st = rb_wait_stable(&rb, seen, 120);
+        if (!st) {
+            errorf("group %s not stable with %d members within 120 s after one joined", rb.group, n);
+            goto out;
+        }
+        join_ms = (double)(st - t) / 1e6;
+        join_rj = rb_after_revoke_ms(&rb, t, st);
+    }
+    if (pid > 0)
+        proc_sample(pid, &after);
+
+    char hb[32] = "3000 (librdkafka default)";
+    if (o->heartbeat_ms)
+        snprintf(hb, sizeof(hb), "%d", o->heartbeat_ms);
+    if (o->json) {
+        FILE *f = stdout;
+        fprintf(f, "{\"mode\":\"rebalance\"");
+        json_str(f, "brokers", o->brokers);
+        json_str(f, "topic", o->topic);
+        json_str(f, "group", rb.group);
+        fprintf(f, ",\"members\":%d,\"partitions\":%d", n, rb.partitions);
+        json_num(f, "heartbeat_interval_ms", o->heartbeat_ms ? o->heartbeat_ms : 3000, true);
+        json_num(f, "initial_ms", initial_ms, true);
+        json_num(f, "initial_from_first_subscribe_ms", initial_first_ms, true);
+        json_num(f, "initial_after_last_revoke_ms", initial_rj, true);
+        json_num(f, "initial_rebalance_callbacks", (double)initial_cb, true);
+        json_num(f, "leave_ms", leave_ms, leave_ms >= 0);
+        json_num(f, "leave_after_last_revoke_ms", leave_rj, leave_rj >= 0);
+        json_num(f, "join_ms", join_ms, join_ms >= 0);
+        json_num(f, "join_after_last_revoke_ms", join_rj, join_rj >= 0);
+        broker_json(f, pid, &before, &after, 0, NULL);
+        fputs("}\n", f);
+    } else {
+        printf("rebalance: %d members in group %s, topic %s (%d partitions) at %s, heartbeat.interval.ms %s\n", n,
+               rb.group, o->topic, rb.partitions, o->brokers, hb);
+        printf("  initial     %.1f ms from the last member's subscribe to a stable group"
+               " (%.1f ms from the first; %lld rebalance callbacks)\n",
+               initial_ms, initial_first_ms, initial_cb);
+        if (n >= 2) {
+            printf("  leave       %.1f ms from a member's close to a stable group of %d\n", leave_ms, n - 1);
+            printf("  join        %.1f ms from a new member's subscribe to a stable group of %d\n", join_ms, n);
+        }
+        printf("  after the last revoke callback: initial %.1f ms", initial_rj);
+        if (n >= 2)
+            printf(", leave %.1f ms, join %.1f ms", leave_rj, join_rj);
+        printf("\n");
+        broker_text(pid, &before, &after, 0, NULL);
+    }
+    rc = GR_EXIT_OK;
+out:
+    /* Close in parallel: each member thread leaves the group on its own. */
+    for (int i = 0; rb.m && i < rb.n; i++)
+        if (rb.m[i].thread_running)
+            atomic_store(&rb.m[i].stop, true);
+    for (int i = 0; rb.m && i < rb.n; i++) {
+        member_stop(&rb.m[i]);
+        if (rb.m[i].rk)
+            rd_kafka_destroy(rb.m[i].rk);
+        free(rb.m[i].owned);
+        if (rb.m[i].rb)
+            pthread_mutex_destroy(&rb.m[i].mu);
+    }
+    free(rb.m);
+    free(seen);
+    rd_kafka_destroy(admin);
+    return rc;
+}
+
 /* ---- command line ---------------------------------------------------------- */
 
 static void bench_usage(FILE *out)
 {
     fprintf(out,
-        "usage: gregor bench produce|consume [options]\n"
+        "usage: gregor bench produce|consume|e2e|commits|rebalance [options]\n"
         "\n"
         "Measure a Kafka-protocol broker: records/s, payload MB/s (10^6 B), produce\n"
         "latency, and the broker's own CPU seconds and RSS read from /proc.\n"
+        "\n"
+        "modes:\n"
+        "  produce     send --records records; throughput and delivery latency\n"
+        "  consume     read a topic from the start; throughput\n"
+        "  e2e         produce, with a consumer of every partition (from the end) in this\n"
+        "              process: end-to-end latency from each record's send time to its consumption\n"
+        "  commits     offset commits/s: --groups groups with one member each, each commit\n"
+        "              carrying --partitions offsets, --inflight outstanding per group\n"
+        "  rebalance   --members consumers join one group: time to a stable group at the start,\n"
+        "              after one member leaves, and after a new one joins\n"
         "\n"
         "common options:\n"
         "  -b, --brokers LIST      bootstrap servers (default: $GREGOR_BROKERS, else localhost:9092)\n"
@@ -929,6 +1825,19 @@ static void bench_usage(FILE *out)
         "      --compression C     none|gzip|snappy|lz4|zstd (default none)\n"
         "      --rate R            send R records/s on a fixed schedule, latency measured from the\n"
         "                          scheduled time (default: as fast as possible)\n"
+        "      --keyed             give records keys, uniform over --keys distinct ones (default: none)\n"
+        "      --keys N            size of the key space (default 1000; implies --keyed)\n"
+        "  (e2e takes the produce options; --record-size must be at least 12)\n"
+        "\n"
+        "commits and rebalance options (and --partitions, --replication for the topic):\n"
+        "      --records N         commits: commits in all, split over the groups (default 200k)\n"
+        "      --groups G          commits: groups committing at once (default 1)\n"
+        "      --inflight K        commits: outstanding commits per group (default 100)\n"
+        "      --members N         rebalance: consumers in the group (default 2); the topic gets\n"
+        "                          max(N, --partitions) partitions\n"
+        "      --heartbeat-ms MS   rebalance: heartbeat.interval.ms (default librdkafka's 3000)\n"
+        "      --group ID          group id (commits: prefix, -0, -1, ... appended with --groups > 1);\n"
+        "                          default: unique to the run\n"
         "\n"
         "Numbers take k/M/G (x1000) or Ki/Mi/Gi (x1024) suffixes: 10M, 1Mi.\n"
         "Exit status: 0 ok, 1 failure (unreachable broker, failed deliveries), 2 usage.\n"
@@ -938,6 +1847,10 @@ static void bench_usage(FILE *out)
         "  gregor bench produce --records 10M --record-size 100 --partitions 6 --acks 1 --json\n"
         "  gregor bench produce --topic lat --record-size 1000 --rate 10000 --records 600k --linger-ms 0\n"
         "  gregor bench consume --json\n"
+        "  gregor bench produce --partitions 16 --keyed --keys 10000\n"
+        "  gregor bench e2e --topic e2e --record-size 1024 --partitions 16 --rate 10000 --records 300k\n"
+        "  gregor bench commits --groups 10 --records 500k\n"
+        "  gregor bench rebalance --members 50 --heartbeat-ms 100\n"
         "  taskset -c 0 gregor bench produce -b 127.0.0.1:19092 --broker-pid $(pidof gregord) -X enable.idempotence=true\n"
         "\n"
         "See docs/bench.md for running comparable benchmarks on the project's machines.\n");
@@ -946,6 +1859,7 @@ static void bench_usage(FILE *out)
 enum {
     OPT_TOPIC = 256, OPT_JSON, OPT_BROKER_PID, OPT_RECORDS, OPT_RECORD_SIZE, OPT_PARTITIONS,
     OPT_REPLICATION, OPT_ACKS, OPT_LINGER, OPT_BATCH, OPT_COMPRESSION, OPT_RATE,
+    OPT_KEYED, OPT_KEYS, OPT_GROUPS, OPT_MEMBERS, OPT_INFLIGHT, OPT_HEARTBEAT, OPT_GROUP,
 };
 
 static const struct option long_opts[] = {
@@ -962,6 +1876,13 @@ static const struct option long_opts[] = {
     {"batch-size", required_argument, NULL, OPT_BATCH},
     {"compression", required_argument, NULL, OPT_COMPRESSION},
     {"rate", required_argument, NULL, OPT_RATE},
+    {"keyed", no_argument, NULL, OPT_KEYED},
+    {"keys", required_argument, NULL, OPT_KEYS},
+    {"groups", required_argument, NULL, OPT_GROUPS},
+    {"members", required_argument, NULL, OPT_MEMBERS},
+    {"inflight", required_argument, NULL, OPT_INFLIGHT},
+    {"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT},
+    {"group", required_argument, NULL, OPT_GROUP},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -988,6 +1909,10 @@ int gr_cmd_bench(int argc, char **argv)
         .linger_ms = 5,
         .batch_size = 1 << 20,
         .compression = "none",
+        .keys = 1000,
+        .groups = 1,
+        .members = 2,
+        .inflight = 100,
     };
     const char **xprops = calloc((size_t)argc + 1, sizeof(*xprops));
     if (!xprops)
@@ -1023,6 +1948,7 @@ int gr_cmd_bench(int argc, char **argv)
             if (!numeric_opt("record-size", optarg, 0, 100000000, &o.record_size))
                 goto done;
             o.produce_only = "--record-size";
+            o.send_only = o.produce_only;
             break;
         case OPT_PARTITIONS:
             if (!numeric_opt("partitions", optarg, 1, 1000000, &v))
@@ -1043,26 +1969,71 @@ int gr_cmd_bench(int argc, char **argv)
             }
             o.acks = optarg;
             o.produce_only = "--acks";
+            o.send_only = o.produce_only;
             break;
         case OPT_LINGER:
             if (!numeric_opt("linger-ms", optarg, 0, 900000, &o.linger_ms))
                 goto done;
             o.produce_only = "--linger-ms";
+            o.send_only = o.produce_only;
             break;
         case OPT_BATCH:
             if (!numeric_opt("batch-size", optarg, 1, INT32_MAX, &o.batch_size))
                 goto done;
             o.produce_only = "--batch-size";
+            o.send_only = o.produce_only;
             break;
         case OPT_COMPRESSION:
             o.compression = optarg;
             o.produce_only = "--compression";
+            o.send_only = o.produce_only;
             break;
         case OPT_RATE:
             if (!numeric_opt("rate", optarg, 1, 1000000000, &v))
                 goto done;
             o.rate = (double)v;
             o.produce_only = "--rate";
+            o.send_only = o.produce_only;
+            break;
+        case OPT_KEYED:
+            o.keyed = true;
+            o.produce_only = "--keyed";
+            o.send_only = o.produce_only;
+            break;
+        case OPT_KEYS:
+            if (!numeric_opt("keys", optarg, 1, 1000000000000LL, &o.keys))
+                goto done;
+            o.keyed = true;
+            o.produce_only = "--keys";
+            o.send_only = o.produce_only;
+            break;
+        case OPT_GROUPS:
+            if (!numeric_opt("groups", optarg, 1, 10000, &v))
+                goto done;
+            o.groups = (int)v;
+            o.group_only = "--groups";
+            break;
+        case OPT_MEMBERS:
+            if (!numeric_opt("members", optarg, 1, 10000, &v))
+                goto done;
+            o.members = (int)v;
+            o.group_only = "--members";
+            break;
+        case OPT_INFLIGHT:
+            if (!numeric_opt("inflight", optarg, 1, 1000000, &v))
+                goto done;
+            o.inflight = (int)v;
+            o.group_only = "--inflight";
+            break;
+        case OPT_HEARTBEAT:
+            if (!numeric_opt("heartbeat-ms", optarg, 1, 3600000, &v))
+                goto done;
+            o.heartbeat_ms = (int)v;
+            o.group_only = "--heartbeat-ms";
+            break;
+        case OPT_GROUP:
+            o.group = optarg;
+            o.group_only = "--group";
             break;
         case '?':
         default:
@@ -1074,28 +2045,56 @@ int gr_cmd_bench(int argc, char **argv)
         }
     }
     if (optind >= argc) {
-        errorf("missing mode: produce or consume (see gregor bench --help)");
+        errorf("missing mode: produce, consume, e2e, commits or rebalance (see gregor bench --help)");
         goto done;
     }
     if (argc - optind > 1) {
         errorf("unexpected argument '%s' (see gregor bench --help)", argv[optind + 1]);
         goto done;
     }
-    if (strcmp(argv[optind], "produce") == 0) {
-        o.mode = MODE_PRODUCE;
-    } else if (strcmp(argv[optind], "consume") == 0) {
-        o.mode = MODE_CONSUME;
-        if (o.produce_only) {
-            errorf("%s applies to produce only", o.produce_only);
-            goto done;
-        }
-    } else {
-        errorf("unknown mode '%s': expected produce or consume", argv[optind]);
+    int mode = -1;
+    for (int i = 0; i < (int)(sizeof(mode_names) / sizeof(mode_names[0])); i++)
+        if (strcmp(argv[optind], mode_names[i]) == 0)
+            mode = i;
+    if (mode < 0) {
+        errorf("unknown mode '%s': expected produce, consume, e2e, commits or rebalance", argv[optind]);
+        goto done;
+    }
+    o.mode = (enum mode)mode;
+    /* Options of other modes are refused rather than silently ignored.
+     * --partitions and --replication create the topic in every mode but consume. */
+    if (o.mode == MODE_CONSUME && o.produce_only) {
+        errorf("%s applies to produce and e2e only", o.produce_only);
+        goto done;
+    }
+    if ((o.mode == MODE_COMMITS || o.mode == MODE_REBALANCE) && o.send_only) {
+        errorf("%s applies to produce and e2e only", o.send_only);
+        goto done;
+    }
+    if (o.group_only && o.mode != MODE_COMMITS && o.mode != MODE_REBALANCE) {
+        errorf("%s applies to commits and rebalance only", o.group_only);
+        goto done;
+    }
+    if ((o.mode == MODE_COMMITS && (o.members != 2 || o.heartbeat_ms)) ||
+        (o.mode == MODE_REBALANCE && (o.groups != 1 || o.inflight != 100))) {
+        errorf("%s does not apply to %s", o.mode == MODE_COMMITS ? (o.heartbeat_ms ? "--heartbeat-ms" : "--members")
+                                                                 : (o.groups != 1 ? "--groups" : "--inflight"),
+               mode_names[o.mode]);
+        goto done;
+    }
+    if (o.mode == MODE_REBALANCE && o.records >= 0) {
+        errorf("--records does not apply to rebalance");
         goto done;
     }
     verbose_logs = o.verbose;
     g_brokers = o.brokers;
-    rc = o.mode == MODE_PRODUCE ? run_produce(&o) : run_consume(&o);
+    switch (o.mode) {
+    case MODE_PRODUCE:
+    case MODE_E2E: rc = run_produce(&o); break;
+    case MODE_CONSUME: rc = run_consume(&o); break;
+    case MODE_COMMITS: rc = run_commits(&o); break;
+    case MODE_REBALANCE: rc = run_rebalance(&o); break;
+    }
 done:
     free(xprops);
     return rc;

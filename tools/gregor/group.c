@@ -186,6 +186,15 @@ static bool describe_one(struct gr_admin *a, const rd_kafka_ConsumerGroupDescrip
     rd_kafka_topic_partition_list_t *offs = committed(a, group, NULL);
     if (!offs)
         return false;
+    /* Kafka answers DescribeGroups for an unknown group with state Dead and
+     * no members; with no committed offsets either, there is no such group
+     * (kafka-consumer-groups says so too). */
+    if (rd_kafka_ConsumerGroupDescription_state(d) == RD_KAFKA_CONSUMER_GROUP_STATE_DEAD && members == 0 &&
+        offs->cnt == 0) {
+        gr_errorf("group %s does not exist", group);
+        rd_kafka_topic_partition_list_destroy(offs);
+        return false;
+    }
     /* Assigned partitions without a committed offset are shown too. */
     for (size_t i = 0; i < members; i++) {
         const rd_kafka_topic_partition_list_t *l = rd_kafka_MemberAssignment_partitions(
