@@ -25,18 +25,63 @@ static const char *client_host(gr_request_t *req)
 
 static gr_str_t cstr_or_null(const char *s) { return s ? gr_str(s) : GR_STR_NULL; }
 
-/* Kafka's isValidGroupId: groups using the broker for coordination need a
- * non-empty id; OffsetCommit, OffsetFetch, DescribeGroups and DeleteGroups
- * accept "" for backwards compatibility (only null is invalid). */
-static bool group_id_ok(gr_str_t id) { return id.len > 0; }
-static bool offsets_group_id_ok(gr_str_t id) { return id.len >= 0; }
-
 /* Routing for a group request: NONE or the Kafka error.  Empty group ids
  * are rejected by the callers that require one (as Kafka's isValidGroupId). */
 static int16_t route(gr_coordinator_t *co, gr_str_t id, int32_t *partition)
 {
     if (!co) return GR_KERR_COORDINATOR_NOT_AVAILABLE;
     return gr_coordinator_route(co, id, partition);
+}
+
+/* Kafka's isValidGroupId: groups using the broker for coordination need a
+ * non-empty id; OffsetCommit, OffsetFetch, DescribeGroups and DeleteGroups
+ * accept "" for backwards compatibility (only null is invalid). */
+typedef enum group_id_rule { GROUP_ID_NON_EMPTY, GROUP_ID_MAY_BE_EMPTY } group_id_rule_t;
+
+/* The error every group API answers before looking at the group:
+ * INVALID_GROUP_ID, or routing's (NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE,
+ * COORDINATOR_LOAD_IN_PROGRESS); NONE when this broker serves the group. */
+static int16_t validate_and_route(gr_coordinator_t *co, gr_str_t id, group_id_rule_t rule, int32_t *partition)
+{
+    bool valid = rule == GROUP_ID_MAY_BE_EMPTY ? id.len >= 0 : id.len > 0;
+    if (!valid) return GR_KERR_INVALID_GROUP_ID;
+    return route(co, id, partition);
+}
+
+/* The group a request names, NULL with *err set when it cannot be served
+ * here (as validate_and_route), or NULL with *err NONE when it does not
+ * exist: each API has its own answer for that. */
+static gr_group_t *find_routed_group(gr_coordinator_t *co, gr_str_t id, group_id_rule_t rule, int16_t *err)
+{
+    *err = validate_and_route(co, id, rule, NULL);
+    return *err ? NULL : gr_coordinator_find(co, id);
+}
+
+/* Offsets written in one go (OffsetCommit, OffsetDelete), each with the
+ * response error code that reports a failed write. */
+typedef struct offset_writes {
+    gr_commit_entry_t *entries;
+    int16_t **error_codes;
+    int n;
+} offset_writes_t;
+
+static void offset_writes_alloc(gr_request_t *req, offset_writes_t *w, int capacity)
+{
+    GR_API_ALLOC(req, w->entries, capacity);
+    GR_API_ALLOC(req, w->error_codes, capacity);
+    w->n = 0;
+}
+
+static void offset_writes_add(offset_writes_t *w, gr_commit_entry_t entry, int16_t *error_code)
+{
+    w->entries[w->n] = entry;
+    w->error_codes[w->n++] = error_code;
+}
+
+/* A failed store fails every offset of the request the same way. */
+static void offset_writes_failed(offset_writes_t *w, int rc)
+{
+    for (int i = 0; i < w->n; i++) *w->error_codes[i] = gr_error_to_kafka(rc);
 }
 
 /* --- FindCoordinator --- */
@@ -152,8 +197,8 @@ void gr_api_join_group(gr_broker_t *b, gr_request_t *req)
     gr_coordinator_t *co = gr_coordinator_of(b);
     int32_t partition;
     int16_t err;
-    if (!group_id_ok(in.GroupId)) return join_error(req, GR_KERR_INVALID_GROUP_ID, in.MemberId);
-    if ((err = route(co, in.GroupId, &partition))) return join_error(req, err, in.MemberId);
+    if ((err = validate_and_route(co, in.GroupId, GROUP_ID_NON_EMPTY, &partition)))
+        return join_error(req, err, in.MemberId);
     if (in.SessionTimeoutMs < co->cfg.min_session_timeout_ms || in.SessionTimeoutMs > co->cfg.max_session_timeout_ms)
         return join_error(req, GR_KERR_INVALID_SESSION_TIMEOUT, in.MemberId);
     if (in.Protocols_count <= 0 || in.Protocols_count > GR_GROUP_MAX_PROTOCOLS || in.ProtocolType.len <= 0)
@@ -238,9 +283,8 @@ void gr_api_sync_group(gr_broker_t *b, gr_request_t *req)
     GR_API_DECODE(req, SyncGroupRequest, &in);
     gr_coordinator_t *co = gr_coordinator_of(b);
     int16_t err;
-    if (!group_id_ok(in.GroupId)) return sync_answer(req, GR_KERR_INVALID_GROUP_ID, NULL, NULL, NULL, 0);
-    if ((err = route(co, in.GroupId, NULL))) return sync_answer(req, err, NULL, NULL, NULL, 0);
-    gr_group_t *group = gr_coordinator_find(co, in.GroupId);
+    gr_group_t *group = find_routed_group(co, in.GroupId, GROUP_ID_NON_EMPTY, &err);
+    if (err) return sync_answer(req, err, NULL, NULL, NULL, 0);
     if (!group) return sync_answer(req, GR_KERR_UNKNOWN_MEMBER_ID, NULL, NULL, NULL, 0);
     gr_str_t *ids;
     gr_bytes_t *as;
@@ -274,14 +318,12 @@ void gr_api_heartbeat(gr_broker_t *b, gr_request_t *req)
     gr_coordinator_t *co = gr_coordinator_of(b);
     gr_HeartbeatResponse out;
     gr_HeartbeatResponse_init(&out);
-    if (!group_id_ok(in.GroupId)) out.ErrorCode = GR_KERR_INVALID_GROUP_ID;
-    else if (!(out.ErrorCode = route(co, in.GroupId, NULL))) {
-        gr_group_t *group = gr_coordinator_find(co, in.GroupId);
+    gr_group_t *group = find_routed_group(co, in.GroupId, GROUP_ID_NON_EMPTY, &out.ErrorCode);
+    if (!out.ErrorCode)
         out.ErrorCode = group ? gr_group_heartbeat(group, in.MemberId,
                                                    req->api_version >= 3 ? in.GroupInstanceId : GR_STR_NULL,
                                                    in.GenerationId)
                               : GR_KERR_UNKNOWN_MEMBER_ID;
-    }
     GR_API_RESPOND(req, HeartbeatResponse, &out);
 }
 
@@ -292,9 +334,7 @@ void gr_api_leave_group(gr_broker_t *b, gr_request_t *req)
     gr_coordinator_t *co = gr_coordinator_of(b);
     gr_LeaveGroupResponse out;
     gr_LeaveGroupResponse_init(&out);
-    gr_group_t *group = NULL;
-    if (!group_id_ok(in.GroupId)) out.ErrorCode = GR_KERR_INVALID_GROUP_ID;
-    else if (!(out.ErrorCode = route(co, in.GroupId, NULL))) group = gr_coordinator_find(co, in.GroupId);
+    gr_group_t *group = find_routed_group(co, in.GroupId, GROUP_ID_NON_EMPTY, &out.ErrorCode);
     if (req->api_version < 3) {
         if (!out.ErrorCode)
             out.ErrorCode = group ? gr_group_leave(group, in.MemberId, GR_STR_NULL) : GR_KERR_UNKNOWN_MEMBER_ID;
@@ -358,17 +398,13 @@ void gr_api_offset_commit(gr_broker_t *b, gr_request_t *req)
     gr_OffsetCommitResponse_init(out);
     int total = 0;
     for (int32_t i = 0; i < in.Topics_count; i++) total += in.Topics[i].Partitions_count;
-    gr_commit_entry_t *entries;
-    int16_t **slots;
-    GR_API_ALLOC(req, entries, total);
-    GR_API_ALLOC(req, slots, total);
-    int n = 0;
+    offset_writes_t writes;
+    offset_writes_alloc(req, &writes, total);
 
-    int16_t err = GR_KERR_NONE;
     int32_t partition = 0;
     gr_group_t *group = NULL;
-    if (!offsets_group_id_ok(in.GroupId)) err = GR_KERR_INVALID_GROUP_ID;
-    else if (!(err = route(co, in.GroupId, &partition))) {
+    int16_t err = validate_and_route(co, in.GroupId, GROUP_ID_MAY_BE_EMPTY, &partition);
+    if (!err) {
         group = gr_coordinator_find(co, in.GroupId);
         /* No group yet: only a standalone consumer (generation < 0) may
          * create one by committing. */
@@ -396,22 +432,22 @@ void gr_api_offset_commit(gr_broker_t *b, gr_request_t *req)
             else if (p->CommittedMetadata.len > GR_OFFSETS_MAX_METADATA)
                 op->ErrorCode = GR_KERR_OFFSET_METADATA_TOO_LARGE;
             else {
-                entries[n] = (gr_commit_entry_t){.topic = t->Name,
-                                                 .partition = p->PartitionIndex,
-                                                 .offset = p->CommittedOffset,
-                                                 .leader_epoch = req->api_version >= 6 ? p->CommittedLeaderEpoch : -1,
-                                                 .metadata = p->CommittedMetadata};
-                slots[n++] = &op->ErrorCode;
+                gr_commit_entry_t e = {.topic = t->Name,
+                                       .partition = p->PartitionIndex,
+                                       .offset = p->CommittedOffset,
+                                       .leader_epoch = req->api_version >= 6 ? p->CommittedLeaderEpoch : -1,
+                                       .metadata = p->CommittedMetadata};
+                offset_writes_add(&writes, e, &op->ErrorCode);
             }
         }
     }
     gr_partition_t *flush_p = NULL;
     int64_t flush_offset = 0;
-    if (n > 0) {
-        int rc = gr_coordinator_store_offsets(co, group, entries, n, &flush_p, &flush_offset);
+    if (writes.n > 0) {
+        int rc = gr_coordinator_store_offsets(co, group, writes.entries, writes.n, &flush_p, &flush_offset);
         if (rc < 0) {
             gr_warn("offset commit for group %s: %s", group->id, gr_strerror(rc));
-            for (int i = 0; i < n; i++) *slots[i] = gr_error_to_kafka(rc);
+            offset_writes_failed(&writes, rc);
             flush_p = NULL;
         }
     }
@@ -532,8 +568,8 @@ static int16_t fetch_group(gr_coordinator_t *co, gr_request_t *req, gr_str_t id,
                            const gr_OffsetFetchRequest_OffsetFetchRequestTopics *topics, fetch_topic_t **out_topics,
                            int32_t *out_count)
 {
-    int16_t err = offsets_group_id_ok(id) ? route(co, id, NULL) : GR_KERR_INVALID_GROUP_ID;
-    gr_group_t *group = err ? NULL : gr_coordinator_find(co, id);
+    int16_t err;
+    gr_group_t *group = find_routed_group(co, id, GROUP_ID_MAY_BE_EMPTY, &err);
     if (ntopics < 0) {
         all_ctx_t x = {.req = req};
         if (group) gr_offsets_foreach(&group->offsets, collect_all, &x);
@@ -648,8 +684,7 @@ void gr_api_describe_groups(gr_broker_t *b, gr_request_t *req)
         d->GroupState = gr_str("Dead");
         d->ProtocolType = gr_str("");
         d->ProtocolData = gr_str("");
-        d->ErrorCode = offsets_group_id_ok(d->GroupId) ? route(co, d->GroupId, NULL) : GR_KERR_INVALID_GROUP_ID;
-        gr_group_t *group = d->ErrorCode ? NULL : gr_coordinator_find(co, d->GroupId);
+        gr_group_t *group = find_routed_group(co, d->GroupId, GROUP_ID_MAY_BE_EMPTY, &d->ErrorCode);
         if (!group) continue;
         bool stable = group->state == GR_GROUP_STABLE;
         d->GroupState = gr_str(gr_group_state_name(group->state));
@@ -692,9 +727,8 @@ void gr_api_delete_groups(gr_broker_t *b, gr_request_t *req)
     for (int32_t i = 0; i < in.GroupsNames_count; i++) {
         gr_DeleteGroupsResponse_DeletableGroupResult *r = &out.Results[i];
         r->GroupId = in.GroupsNames[i];
-        if (!offsets_group_id_ok(r->GroupId)) r->ErrorCode = GR_KERR_INVALID_GROUP_ID;
-        else if (!(r->ErrorCode = route(co, r->GroupId, NULL)))
-            r->ErrorCode = gr_coordinator_delete_group(co, gr_coordinator_find(co, r->GroupId));
+        gr_group_t *group = find_routed_group(co, r->GroupId, GROUP_ID_MAY_BE_EMPTY, &r->ErrorCode);
+        if (!r->ErrorCode) r->ErrorCode = gr_coordinator_delete_group(co, group);
     }
     GR_API_RESPOND(req, DeleteGroupsResponse, &out);
 }
@@ -706,10 +740,8 @@ void gr_api_offset_delete(gr_broker_t *b, gr_request_t *req)
     gr_coordinator_t *co = gr_coordinator_of(b);
     gr_OffsetDeleteResponse out;
     gr_OffsetDeleteResponse_init(&out);
-    gr_group_t *group = NULL;
-    if (!group_id_ok(in.GroupId)) out.ErrorCode = GR_KERR_INVALID_GROUP_ID;
-    else if (!(out.ErrorCode = route(co, in.GroupId, NULL))) {
-        group = gr_coordinator_find(co, in.GroupId);
+    gr_group_t *group = find_routed_group(co, in.GroupId, GROUP_ID_NON_EMPTY, &out.ErrorCode);
+    if (!out.ErrorCode) {
         if (!group || group->state == GR_GROUP_DEAD) out.ErrorCode = GR_KERR_GROUP_ID_NOT_FOUND;
         else if (group->state != GR_GROUP_EMPTY && (!group->protocol_type || strcmp(group->protocol_type, "consumer")))
             out.ErrorCode = GR_KERR_NON_EMPTY_GROUP;
@@ -720,11 +752,8 @@ void gr_api_offset_delete(gr_broker_t *b, gr_request_t *req)
     }
     int total = 0;
     for (int32_t i = 0; i < in.Topics_count; i++) total += in.Topics[i].Partitions_count;
-    gr_commit_entry_t *entries;
-    int16_t **slots;
-    GR_API_ALLOC(req, entries, total);
-    GR_API_ALLOC(req, slots, total);
-    int n = 0;
+    offset_writes_t writes;
+    offset_writes_alloc(req, &writes, total);
     out.Topics_count = in.Topics_count;
     GR_API_ALLOC(req, out.Topics, in.Topics_count);
     for (int32_t i = 0; i < in.Topics_count; i++) {
@@ -742,13 +771,12 @@ void gr_api_offset_delete(gr_broker_t *b, gr_request_t *req)
             else if (subscribed)
                 op->ErrorCode = GR_KERR_GROUP_SUBSCRIBED_TO_TOPIC;
             else {
-                entries[n] = (gr_commit_entry_t){.topic = t->Name, .partition = op->PartitionIndex, .tombstone = true};
-                slots[n++] = &op->ErrorCode;
+                gr_commit_entry_t e = {.topic = t->Name, .partition = op->PartitionIndex, .tombstone = true};
+                offset_writes_add(&writes, e, &op->ErrorCode);
             }
         }
     }
-    int rc = gr_coordinator_store_offsets(co, group, entries, n, NULL, NULL);
-    if (rc < 0)
-        for (int i = 0; i < n; i++) *slots[i] = gr_error_to_kafka(rc);
+    int rc = gr_coordinator_store_offsets(co, group, writes.entries, writes.n, NULL, NULL);
+    if (rc < 0) offset_writes_failed(&writes, rc);
     GR_API_RESPOND(req, OffsetDeleteResponse, &out);
 }

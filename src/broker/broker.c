@@ -10,25 +10,19 @@
 
 #include "protocol/errors.h"
 #include "storage/checkpoint.h"
+#include "util/hash.h"
 #include "util/log.h"
 
 #define RECOVERY_POINT_FILE "recovery-point-offset-checkpoint"
 #define LOG_START_FILE "log-start-offset-checkpoint"
 #define HIGH_WATERMARK_FILE "replication-offset-checkpoint"
 
-/* --- name -> topic map (open addressing, FNV-1a) --- */
-
-static uint32_t name_hash(const char *s, size_t len)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++) h = (h ^ (uint8_t)s[i]) * 16777619u;
-    return h;
-}
+/* --- name -> topic map (open addressing) --- */
 
 static gr_broker_topic_t **map_slot(gr_broker_t *b, const char *name, size_t len)
 {
     uint32_t mask = b->map_cap - 1;
-    for (uint32_t i = name_hash(name, len) & mask;; i = (i + 1) & mask) {
+    for (uint32_t i = gr_fnv1a32(name, len) & mask;; i = (i + 1) & mask) {
         gr_broker_topic_t *t = b->map[i];
         if (!t || (strlen(t->name) == len && memcmp(t->name, name, len) == 0)) return &b->map[i];
     }

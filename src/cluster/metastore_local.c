@@ -30,6 +30,7 @@
 
 #include "protocol/errors.h"
 #include "util/crc32c.h"
+#include "util/hash.h"
 #include "util/log.h"
 
 #define FILE_NAME "__gregor_metadata"
@@ -100,13 +101,6 @@ static int64_t now_ms(void)
     return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;    /* FNV-1a */
-    while (*s) h = (h ^ (uint8_t)*s++) * 1099511628211ULL;
-    return h;
-}
-
 static bool path_valid(const char *p)
 {
     size_t n = p ? strlen(p) : 0;
@@ -129,7 +123,7 @@ static bool path_valid(const char *p)
 
 static node_t *lookup(local_t *l, const char *path)
 {
-    node_t *n = l->buckets[hash_str(path) & (l->nbuckets - 1)];
+    node_t *n = l->buckets[gr_fnv1a64_str(path) & (l->nbuckets - 1)];
     while (n && strcmp(n->path, path) != 0) n = n->hnext;
     return n;
 }
@@ -143,7 +137,7 @@ static int hash_grow(local_t *l)
         node_t *n = l->buckets[i];
         while (n) {
             node_t *next = n->hnext;
-            size_t h = hash_str(n->path) & (nb - 1);
+            size_t h = gr_fnv1a64_str(n->path) & (nb - 1);
             n->hnext = b[h];
             b[h] = n;
             n = next;
@@ -157,7 +151,7 @@ static int hash_grow(local_t *l)
 
 static void hash_insert(local_t *l, node_t *n)
 {
-    size_t h = hash_str(n->path) & (l->nbuckets - 1);
+    size_t h = gr_fnv1a64_str(n->path) & (l->nbuckets - 1);
     n->hnext = l->buckets[h];
     l->buckets[h] = n;
     l->nnodes++;
@@ -165,7 +159,7 @@ static void hash_insert(local_t *l, node_t *n)
 
 static void hash_remove(local_t *l, node_t *n)
 {
-    node_t **pp = &l->buckets[hash_str(n->path) & (l->nbuckets - 1)];
+    node_t **pp = &l->buckets[gr_fnv1a64_str(n->path) & (l->nbuckets - 1)];
     while (*pp && *pp != n) pp = &(*pp)->hnext;
     if (*pp) { *pp = n->hnext; l->nnodes--; }
     n->hnext = NULL;

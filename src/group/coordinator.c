@@ -11,6 +11,7 @@
 #include "protocol/messages.h"
 #include "protocol/record_builder.h"
 #include "util/log.h"
+#include "util/hash.h"
 
 void gr_coordinator_config_from_broker(gr_coordinator_config_t *cfg, const gr_broker_config_t *bc)
 {
@@ -102,17 +103,10 @@ void gr_coordinator_close(gr_coordinator_t *co)
 
 /* --- the group map --- */
 
-static uint32_t hash_id(const char *s, size_t len)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++) h = (h ^ (uint8_t)s[i]) * 16777619u;
-    return h;
-}
-
 gr_group_t *gr_coordinator_find(gr_coordinator_t *co, gr_str_t id)
 {
     if (id.len < 0) return NULL;
-    gr_group_t *group = co->buckets[hash_id(id.ptr, (size_t)id.len) & (co->nbuckets - 1)];
+    gr_group_t *group = co->buckets[gr_fnv1a32(id.ptr, (size_t)id.len) & (co->nbuckets - 1)];
     for (; group; group = group->hnext)
         if (strlen(group->id) == (size_t)id.len && !memcmp(group->id, id.ptr, (size_t)id.len)) return group;
     return NULL;
@@ -127,7 +121,7 @@ static void grow_map(gr_coordinator_t *co)
         gr_group_t *group = co->buckets[i];
         while (group) {
             gr_group_t *next = group->hnext;
-            uint32_t h = hash_id(group->id, strlen(group->id)) & (n - 1);
+            uint32_t h = gr_fnv1a32(group->id, strlen(group->id)) & (n - 1);
             group->hnext = b[h];
             b[h] = group;
             group = next;
@@ -145,7 +139,7 @@ gr_group_t *gr_coordinator_get_or_create(gr_coordinator_t *co, gr_str_t id, int3
     if (co->ngroups + 1 > co->nbuckets) grow_map(co);
     group = gr_group_new(co, id.ptr, (size_t)id.len, partition);
     if (!group) return NULL;
-    uint32_t h = hash_id(id.ptr, (size_t)id.len) & (co->nbuckets - 1);
+    uint32_t h = gr_fnv1a32(id.ptr, (size_t)id.len) & (co->nbuckets - 1);
     group->hnext = co->buckets[h];
     co->buckets[h] = group;
     co->ngroups++;
@@ -154,7 +148,7 @@ gr_group_t *gr_coordinator_get_or_create(gr_coordinator_t *co, gr_str_t id, int3
 
 void gr_coordinator_remove(gr_coordinator_t *co, gr_group_t *group)
 {
-    gr_group_t **pp = &co->buckets[hash_id(group->id, strlen(group->id)) & (co->nbuckets - 1)];
+    gr_group_t **pp = &co->buckets[gr_fnv1a32(group->id, strlen(group->id)) & (co->nbuckets - 1)];
     for (; *pp; pp = &(*pp)->hnext) {
         if (*pp == group) {
             *pp = group->hnext;

@@ -12,6 +12,7 @@
 #include "protocol/errors.h"
 #include "protocol/messages.h"
 #include "util/arena.h"
+#include "util/hash.h"
 #include "util/log.h"
 
 static const char *const state_names[] = {"Empty", "PreparingRebalance", "CompletingRebalance", "Stable", "Dead"};
@@ -60,17 +61,10 @@ static void touch(gr_group_member_t *m, int32_t timeout_ms)
 
 /* --- protocol support counts --- */
 
-static uint32_t name_hash(const char *s)
-{
-    uint32_t h = 2166136261u;
-    for (; *s; s++) h = (h ^ (uint8_t)*s) * 16777619u;
-    return h;
-}
-
 static gr_group_proto_count_t *pcount_slot(gr_group_t *group, const char *name)
 {
     if (!group->pcount_cap) return NULL;
-    uint32_t mask = group->pcount_cap - 1, i = name_hash(name) & mask;
+    uint32_t mask = group->pcount_cap - 1, i = gr_fnv1a32_str(name) & mask;
     for (;; i = (i + 1) & mask) {
         gr_group_proto_count_t *e = &group->pcounts[i];
         if (!e->name || !strcmp(e->name, name)) return e;
@@ -224,11 +218,11 @@ static void join_fail(gr_group_join_waiter_t *w, int16_t error, const char *memb
     w->done(w, &res);
 }
 
-/* Frees a member that is already out of the group's arrays, answering
- * whatever it had parked. */
-static void member_free(gr_group_member_t *m, int16_t error)
+/* Answers whatever JoinGroup or SyncGroup the member has parked with
+ * `error`.  Each waiter is unhooked before it is answered, so that an
+ * answer cannot reach it twice. */
+static void fail_parked_requests(gr_group_member_t *m, int16_t error)
 {
-    gr_loop_timer_cancel(m->group->co->loop, &m->session_timer);
     if (m->join_waiter) {
         gr_group_join_waiter_t *w = m->join_waiter;
         m->join_waiter = NULL;
@@ -239,6 +233,14 @@ static void member_free(gr_group_member_t *m, int16_t error)
         m->sync_waiter = NULL;
         w->done(w, error, NULL, NULL, NULL, 0);
     }
+}
+
+/* Frees a member that is already out of the group's arrays, answering
+ * whatever it had parked. */
+static void member_free(gr_group_member_t *m, int16_t error)
+{
+    gr_loop_timer_cancel(m->group->co->loop, &m->session_timer);
+    fail_parked_requests(m, error);
     free_protocols(m);
     free(m->assignment);
     free(m->member_id);
@@ -677,16 +679,7 @@ static void static_join(gr_group_t *group, char *new_id, const gr_group_join_arg
      * fenced, anything it had parked is told so. */
     gr_info("group %s: static member %.*s rejoined: %s replaces %s", group->id, (int)a->instance_id.len,
             a->instance_id.ptr, new_id, m->member_id);
-    if (m->join_waiter) {
-        gr_group_join_waiter_t *old = m->join_waiter;
-        m->join_waiter = NULL;
-        join_fail(old, GR_KERR_FENCED_INSTANCE_ID, m->member_id);
-    }
-    if (m->sync_waiter) {
-        gr_group_sync_waiter_t *old = m->sync_waiter;
-        m->sync_waiter = NULL;
-        old->done(old, GR_KERR_FENCED_INSTANCE_ID, NULL, NULL, NULL, 0);
-    }
+    fail_parked_requests(m, GR_KERR_FENCED_INSTANCE_ID);
     bool was_leader = group->leader_id && !strcmp(group->leader_id, m->member_id);
     /* The leader id before the replacement (pre-v9 answers name it). */
     char *old_leader = group->leader_id ? strdup(group->leader_id) : NULL;

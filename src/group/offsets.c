@@ -6,12 +6,11 @@
 
 #include "protocol/errors.h"
 #include "protocol/messages.h"
+#include "util/hash.h"
 
 static uint32_t hash_tp(const char *topic, size_t len, int32_t partition)
 {
-    uint32_t h = 2166136261u;   /* FNV-1a */
-    for (size_t i = 0; i < len; i++) h = (h ^ (uint8_t)topic[i]) * 16777619u;
-    return (h ^ (uint32_t)partition) * 16777619u;
+    return gr_fnv1a32_mix(gr_fnv1a32(topic, len), (uint32_t)partition);
 }
 
 void gr_offsets_init(gr_offsets_t *o) { memset(o, 0, sizeof *o); }

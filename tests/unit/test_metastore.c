@@ -6,19 +6,7 @@
 #include "cluster/metastore.h"
 #include "protocol/errors.h"
 #include "test.h"
-
-static void tmpdir(char *buf)
-{
-    strcpy(buf, "/tmp/gr-ms-XXXXXX");
-    if (!mkdtemp(buf)) buf[0] = 0;
-}
-
-static void rmdir_all(const char *dir)
-{
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd)) {}
-}
+#include "tmpdir.h"
 
 typedef struct rec {
     int n;
@@ -38,9 +26,9 @@ static void on_watch(void *arg, gr_metastore_t *ms, int event, const char *path)
 
 GR_TEST(metastore_basic_cas)
 {
-    char dir[64];
+    char dir[TEST_TMPDIR_MAX];
     gr_metastore_t *ms;
-    tmpdir(dir);
+    test_tmpdir_create(dir, "ms");
     CHECK_EQ(gr_metastore_local_open(dir, &ms), 0);
     CHECK_EQ(gr_metastore_create(ms, "/a", "x", 1, GR_MS_PERSISTENT, NULL, 0), 0);
     CHECK_EQ(gr_metastore_create(ms, "/a", "y", 1, GR_MS_PERSISTENT, NULL, 0), GR_EEXISTS);
@@ -80,14 +68,14 @@ GR_TEST(metastore_basic_cas)
     if (n == 3) CHECK(!strcmp(kids[0], "a") && !strcmp(kids[1], "b") && !strcmp(kids[2], "y"));
     gr_metastore_free_children(kids, n);
     gr_metastore_close(ms);
-    rmdir_all(dir);
+    test_tmpdir_remove(dir);
 }
 
 GR_TEST(metastore_ephemeral_sequential_persist)
 {
-    char dir[64], created[GR_MS_PATH_MAX];
+    char dir[TEST_TMPDIR_MAX], created[GR_MS_PATH_MAX];
     gr_metastore_t *ms;
-    tmpdir(dir);
+    test_tmpdir_create(dir, "ms");
     CHECK_EQ(gr_metastore_local_open(dir, &ms), 0);
     CHECK_EQ(gr_metastore_create_parents(ms, "/brokers/ids", NULL, 0, 0), 0);
     CHECK_EQ(gr_metastore_create(ms, "/brokers/ids/0", "{}", 2, GR_MS_EPHEMERAL, NULL, 0), 0);
@@ -130,14 +118,14 @@ GR_TEST(metastore_ephemeral_sequential_persist)
     CHECK_EQ(gr_metastore_create(ms, "/n/c_", "3", 1, GR_MS_SEQUENTIAL, created, sizeof created), 0);
     CHECK(strcmp(created, "/n/c_0000000002") == 0);
     gr_metastore_close(ms);
-    rmdir_all(dir);
+    test_tmpdir_remove(dir);
 }
 
 GR_TEST(metastore_corrupt_rejected)
 {
-    char dir[64], file[128];
+    char dir[TEST_TMPDIR_MAX], file[128];
     gr_metastore_t *ms;
-    tmpdir(dir);
+    test_tmpdir_create(dir, "ms");
     CHECK_EQ(gr_metastore_local_open(dir, &ms), 0);
     CHECK_EQ(gr_metastore_create(ms, "/a", "hello", 5, 0, NULL, 0), 0);
     gr_metastore_close(ms);
@@ -155,15 +143,15 @@ GR_TEST(metastore_corrupt_rejected)
     /* Truncated, and garbage. */
     CHECK_EQ(truncate(file, 10), 0);
     CHECK_EQ(gr_metastore_local_open(dir, &ms), GR_ECORRUPT);
-    rmdir_all(dir);
+    test_tmpdir_remove(dir);
 }
 
 GR_TEST(metastore_watches)
 {
-    char dir[64];
+    char dir[TEST_TMPDIR_MAX];
     gr_metastore_t *ms;
     rec_t r = {0}, rc = {0}, rx = {0};
-    tmpdir(dir);
+    test_tmpdir_create(dir, "ms");
     CHECK_EQ(gr_metastore_local_open(dir, &ms), 0);
     /* exists() on a missing node arms a watch that fires on create. */
     CHECK_EQ(gr_metastore_exists(ms, "/w", NULL, on_watch, &rx), GR_ENOTFOUND);
@@ -199,5 +187,5 @@ GR_TEST(metastore_watches)
     CHECK_EQ(gr_metastore_create(ms, "/w", "1", 1, 0, NULL, 0), 0);
     CHECK_EQ(r.n, 2);
     gr_metastore_close(ms);
-    rmdir_all(dir);
+    test_tmpdir_remove(dir);
 }

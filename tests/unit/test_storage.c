@@ -17,6 +17,7 @@
 #include "storage/log.h"
 #include "storage/segment.h"
 #include "test.h"
+#include "tmpdir.h"
 #include "util/log.h"
 
 /* Builds a client-style batch (baseOffset 0) of `count` records into buf;
@@ -40,21 +41,6 @@ static size_t make_batch(uint8_t *buf, int count, int64_t ts, size_t payload)
     for (size_t i = 0; i < payload; i++) buf[GR_BATCH_HEADER_SIZE + i] = (uint8_t)(i * 7 + count);
     gr_batch_update_crc(buf, len);
     return len;
-}
-
-static char *make_dir(void)
-{
-    char tmpl[] = "/tmp/gr-storage-XXXXXX";
-    char *d = mkdtemp(tmpl);
-    return d ? strdup(d) : NULL;
-}
-
-static void remove_dir(char *dir)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "  could not remove %s\n", dir);
-    free(dir);
 }
 
 static void small_config(gr_log_config_t *cfg)
@@ -112,7 +98,8 @@ static void check_all_offsets(gr_log_t *log, int64_t start, int64_t end)
 
 GR_TEST(storage_append_read_roll)
 {
-    char *dir = make_dir();
+    char dir[TEST_TMPDIR_MAX];
+    test_tmpdir_create(dir, "storage");
     gr_log_config_t cfg;
     small_config(&cfg);
     gr_log_t *log;
@@ -170,7 +157,7 @@ GR_TEST(storage_append_read_roll)
     CHECK(end2 > end);
     check_all_offsets(log, 0, end2);
     gr_log_release(log);
-    remove_dir(dir);
+    test_tmpdir_remove(dir);
 }
 
 static void seg_path(char *buf, size_t cap, const char *dir, int64_t base, const char *ext)
@@ -203,7 +190,8 @@ static int64_t last_base(const char *dir)
  * working. */
 static void torn_tail_case(void (*damage)(const char *path, int64_t last_batch_pos))
 {
-    char *dir = make_dir();
+    char dir[TEST_TMPDIR_MAX];
+    test_tmpdir_create(dir, "storage");
     gr_log_config_t cfg;
     small_config(&cfg);
     gr_log_t *log;
@@ -238,7 +226,7 @@ static void torn_tail_case(void (*damage)(const char *path, int64_t last_batch_p
     CHECK_EQ(gr_log_end_offset(log), end2);
     check_all_offsets(log, 0, end2);
     gr_log_release(log);
-    remove_dir(dir);
+    test_tmpdir_remove(dir);
 }
 
 static void damage_truncate(const char *path, int64_t pos) { CHECK_EQ(truncate(path, pos + 30), 0); }
@@ -284,7 +272,8 @@ static int read_file_bytes(const char *path, uint8_t *buf, size_t cap)
 
 GR_TEST(storage_recovery_from_recovery_point)
 {
-    char *dir = make_dir();
+    char dir[TEST_TMPDIR_MAX];
+    test_tmpdir_create(dir, "storage");
     gr_log_config_t cfg;
     small_config(&cfg);
     gr_log_t *log;
@@ -325,12 +314,13 @@ GR_TEST(storage_recovery_from_recovery_point)
     int64_t end2 = fill(log, 5, 1);
     check_all_offsets(log, 0, end2);
     gr_log_release(log);
-    remove_dir(dir);
+    test_tmpdir_remove(dir);
 }
 
 GR_TEST(storage_recovery_missing_index)
 {
-    char *dir = make_dir();
+    char dir[TEST_TMPDIR_MAX];
+    test_tmpdir_create(dir, "storage");
     gr_log_config_t cfg;
     small_config(&cfg);
     gr_log_t *log;
@@ -351,12 +341,13 @@ GR_TEST(storage_recovery_missing_index)
     gr_log_release(log);
     seg_path(ip, sizeof ip, dir, 0, ".index");
     CHECK_EQ(file_size(ip), isize);     /* rebuilt the same, trimmed */
-    remove_dir(dir);
+    test_tmpdir_remove(dir);
 }
 
 GR_TEST(storage_read_limits)
 {
-    char *dir = make_dir();
+    char dir[TEST_TMPDIR_MAX];
+    test_tmpdir_create(dir, "storage");
     gr_log_config_t cfg;
     small_config(&cfg);
     cfg.segment_bytes = 1 << 20;
@@ -401,12 +392,13 @@ GR_TEST(storage_read_limits)
     CHECK_EQ(s.len, 20 * bs);
     gr_file_release(s.file);
     gr_log_release(log);
-    remove_dir(dir);
+    test_tmpdir_remove(dir);
 }
 
 GR_TEST(storage_offset_for_timestamp)
 {
-    char *dir = make_dir();
+    char dir[TEST_TMPDIR_MAX];
+    test_tmpdir_create(dir, "storage");
     gr_log_config_t cfg;
     small_config(&cfg);
     gr_log_t *log;
@@ -449,12 +441,13 @@ GR_TEST(storage_offset_for_timestamp)
     CHECK_EQ(gr_log_offset_for_timestamp(log, 10000 + 10 * 100, &off, &ts), 0);
     CHECK_EQ(off, bases[100]);
     gr_log_release(log);
-    remove_dir(dir);
+    test_tmpdir_remove(dir);
 }
 
 GR_TEST(storage_retention_and_delete_records)
 {
-    char *dir = make_dir();
+    char dir[TEST_TMPDIR_MAX];
+    test_tmpdir_create(dir, "storage");
     gr_log_config_t cfg;
     small_config(&cfg);
     gr_log_t *log;
@@ -521,12 +514,13 @@ GR_TEST(storage_retention_and_delete_records)
     CHECK_EQ(gr_log_start_offset(log), 99);
     CHECK_EQ(gr_log_end_offset(log), 100);
     gr_log_release(log);
-    remove_dir(dir);
+    test_tmpdir_remove(dir);
 }
 
 GR_TEST(storage_delete_records_drops_segments)
 {
-    char *dir = make_dir();
+    char dir[TEST_TMPDIR_MAX];
+    test_tmpdir_create(dir, "storage");
     gr_log_config_t cfg;
     small_config(&cfg);
     gr_log_t *log;
@@ -540,7 +534,7 @@ GR_TEST(storage_delete_records_drops_segments)
     CHECK_EQ(gr_log_destroy_files(log), 0);
     CHECK(access(dir, F_OK) != 0);
     gr_log_release(log);
-    remove_dir(dir);
+    test_tmpdir_remove(dir);
 }
 
 static void write_text(const char *path, const char *text)
@@ -552,7 +546,8 @@ static void write_text(const char *path, const char *text)
 
 GR_TEST(storage_checkpoint_round_trip)
 {
-    char *dir = make_dir();
+    char dir[TEST_TMPDIR_MAX];
+    test_tmpdir_create(dir, "storage");
     char path[512];
     snprintf(path, sizeof path, "%s/recovery-point-offset-checkpoint", dir);
     gr_checkpoint_entry_t *e;
@@ -592,7 +587,7 @@ GR_TEST(storage_checkpoint_round_trip)
         CHECK_EQ(rc, GR_ECORRUPT);
         CHECK(e == NULL);
     }
-    remove_dir(dir);
+    test_tmpdir_remove(dir);
 }
 
 typedef struct flush_result {
@@ -612,7 +607,8 @@ static void on_flushed(void *arg, gr_log_t *log, int64_t flushed)
 
 GR_TEST(storage_flusher_group_commit)
 {
-    char *dir = make_dir();
+    char dir[TEST_TMPDIR_MAX];
+    test_tmpdir_create(dir, "storage");
     gr_log_config_t cfg;
     small_config(&cfg);
     cfg.flush_messages = 1;
@@ -639,12 +635,13 @@ GR_TEST(storage_flusher_group_commit)
     CHECK_EQ(gr_log_recovery_point(log), 2 * N);
     fprintf(stderr, "  %d requests -> %d flushes\n", N, r.calls);
     gr_log_release(log);
-    remove_dir(dir);
+    test_tmpdir_remove(dir);
 }
 
 GR_TEST(storage_flush_due)
 {
-    char *dir = make_dir();
+    char dir[TEST_TMPDIR_MAX];
+    test_tmpdir_create(dir, "storage");
     gr_log_config_t cfg;
     small_config(&cfg);
     cfg.flush_ms = 1000;
@@ -664,12 +661,13 @@ GR_TEST(storage_flush_due)
     CHECK_EQ(gr_log_flush(log), 10);
     CHECK(!gr_log_flush_due(log, 100000));
     gr_log_release(log);
-    remove_dir(dir);
+    test_tmpdir_remove(dir);
 }
 
 GR_TEST(storage_leader_epoch_checkpoint)
 {
-    char *dir = make_dir();
+    char dir[TEST_TMPDIR_MAX];
+    test_tmpdir_create(dir, "storage");
     gr_log_config_t cfg;
     small_config(&cfg);
     gr_log_t *log;
@@ -689,7 +687,7 @@ GR_TEST(storage_leader_epoch_checkpoint)
         fclose(f);
     }
     CHECK(strcmp(text, "0\n3\n0 0\n3 4\n4 10\n") == 0);
-    remove_dir(dir);
+    test_tmpdir_remove(dir);
 }
 
 /* --- ListOffsets by timestamp down to the record --- */
@@ -739,7 +737,8 @@ static size_t make_record_batch(uint8_t *buf, size_t cap, const int64_t *ts, int
 
 GR_TEST(storage_offset_for_timestamp_exact_record)
 {
-    char *dir = make_dir();
+    char dir[TEST_TMPDIR_MAX];
+    test_tmpdir_create(dir, "storage");
     gr_log_config_t cfg;
     small_config(&cfg);
     cfg.segment_bytes = 3000;   /* several segments of ~100-byte batches */
@@ -813,5 +812,5 @@ GR_TEST(storage_offset_for_timestamp_exact_record)
     CHECK_EQ(gr_log_offset_for_timestamp(log, 200150, &off, &ts), 0);
     CHECK_EQ(off, b0 + 1);
     gr_log_release(log);
-    remove_dir(dir);
+    test_tmpdir_remove(dir);
 }

@@ -5,20 +5,8 @@
 #include "cluster/topics.h"
 #include "protocol/errors.h"
 #include "test.h"
+#include "tmpdir.h"
 #include "util/json.h"
-
-static void tmpdir(char *buf)
-{
-    strcpy(buf, "/tmp/gr-topics-XXXXXX");
-    if (!mkdtemp(buf)) buf[0] = 0;
-}
-
-static void rmdir_all(const char *dir)
-{
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd)) {}
-}
 
 typedef struct events {
     int n, last_event;
@@ -74,13 +62,13 @@ GR_TEST(topics_names_and_ids)
 
 GR_TEST(topics_create_delete_reopen)
 {
-    char dir[64], err[256];
+    char dir[TEST_TMPDIR_MAX], err[256];
     gr_metastore_t *ms;
     gr_topics_t *t;
     gr_broker_config_t bc;
     events_t ev = {0};
     const gr_topic_t *tp;
-    tmpdir(dir);
+    test_tmpdir_create(dir, "topics");
     char *argv[] = {"gregord", "--override", "num.partitions=3"};
     CHECK_EQ(gr_broker_config_load(3, argv, &bc, err, sizeof err), 0);
     CHECK_EQ(gr_metastore_local_open(dir, &ms), 0);
@@ -223,17 +211,17 @@ GR_TEST(topics_create_delete_reopen)
     gr_topics_close(t);
     gr_metastore_close(ms);
     gr_broker_config_free(&bc);
-    rmdir_all(dir);
+    test_tmpdir_remove(dir);
 }
 
 GR_TEST(topics_reload_and_legacy)
 {
-    char dir[64], err[256];
+    char dir[TEST_TMPDIR_MAX], err[256];
     gr_metastore_t *ms;
     gr_topics_t *t;
     gr_broker_config_t bc;
     events_t ev = {0};
-    tmpdir(dir);
+    test_tmpdir_create(dir, "topics");
     char *argv[] = {"gregord"};
     CHECK_EQ(gr_broker_config_load(1, argv, &bc, err, sizeof err), 0);
     CHECK_EQ(gr_metastore_local_open(dir, &ms), 0);
@@ -257,5 +245,5 @@ GR_TEST(topics_reload_and_legacy)
     CHECK_EQ(gr_topics_open(ms, &bc, &t), GR_ECORRUPT);
     gr_metastore_close(ms);
     gr_broker_config_free(&bc);
-    rmdir_all(dir);
+    test_tmpdir_remove(dir);
 }

@@ -310,6 +310,40 @@ fail:
     return NULL;
 }
 
+/* rd_kafka_new() takes the configuration only when it succeeds; on failure it
+ * is destroyed here so that callers have a single thing to check. `what`
+ * names the client in the message ("producer", "consumer", ...). */
+static rd_kafka_t *new_client(rd_kafka_type_t type, rd_kafka_conf_t *conf, const char *what)
+{
+    char errstr[512];
+    rd_kafka_t *rk = rd_kafka_new(type, conf, errstr, sizeof(errstr));
+    if (!rk) {
+        errorf("cannot create %s: %s", what, errstr);
+        rd_kafka_conf_destroy(conf);
+    }
+    return rk;
+}
+
+/* A consumer whose errors and rebalances arrive on the consumer queue we
+ * read, not on a main queue nobody polls. */
+static rd_kafka_t *new_consumer(rd_kafka_conf_t *conf)
+{
+    rd_kafka_t *rk = new_client(RD_KAFKA_CONSUMER, conf, "consumer");
+    if (rk)
+        rd_kafka_poll_set_consumer(rk);
+    return rk;
+}
+
+/* Subscribes to all partitions of one topic (the group assigns them). */
+static rd_kafka_resp_err_t subscribe_topic(rd_kafka_t *rk, const char *topic)
+{
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(sub, topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(rk, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    return e;
+}
+
 /* The bootstrap list as the user gave it, for messages about the cluster. */
 static const char *g_brokers = "";
 
@@ -708,14 +742,9 @@ static bool e2e_consumer_start(struct e2e_consumer *c, const struct opts *o, int
     rd_kafka_conf_t *conf = make_conf(o, defaults);
     if (!conf)
         return false;
-    char errstr[512];
-    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-    if (!c->rk) {
-        errorf("cannot create consumer: %s", errstr);
-        rd_kafka_conf_destroy(conf);
+    c->rk = new_consumer(conf);
+    if (!c->rk)
         return false;
-    }
-    rd_kafka_poll_set_consumer(c->rk);
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(partitions);
     bool ok = true;
     for (int i = 0; ok && i < partitions; i++) {
@@ -802,11 +831,8 @@ static int run_produce(struct opts *o)
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
     rd_kafka_conf_set_opaque(conf, p);
 
-    char errstr[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    rd_kafka_t *rk = new_client(RD_KAFKA_PRODUCER, conf, "producer");
     if (!rk) {
-        errorf("cannot create producer: %s", errstr);
-        rd_kafka_conf_destroy(conf);
         free(p);
         return GR_EXIT_FAIL;
     }
@@ -1012,15 +1038,9 @@ static int run_consume(struct opts *o)
     rd_kafka_conf_t *conf = make_conf(o, defaults);
     if (!conf)
         return GR_EXIT_USAGE;
-    char errstr[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-    if (!rk) {
-        errorf("cannot create consumer: %s", errstr);
-        rd_kafka_conf_destroy(conf);
+    rd_kafka_t *rk = new_consumer(conf);
+    if (!rk)
         return GR_EXIT_FAIL;
-    }
-    /* Errors arrive on the consumer queue we read, not on a main queue nobody polls. */
-    rd_kafka_poll_set_consumer(rk);
 
     int rc = GR_EXIT_FAIL;
     rd_kafka_topic_partition_list_t *parts = NULL;
@@ -1219,22 +1239,14 @@ static bool committer_open(struct committer *c, int partitions)
     rd_kafka_conf_t *conf = make_conf(c->o, defaults);
     if (!conf)
         return false;
-    char errstr[512];
-    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-    if (!c->rk) {
-        errorf("cannot create consumer: %s", errstr);
-        rd_kafka_conf_destroy(conf);
+    c->rk = new_consumer(conf);
+    if (!c->rk)
         return false;
-    }
-    rd_kafka_poll_set_consumer(c->rk);
     c->q = rd_kafka_queue_new(c->rk);
     c->offsets = rd_kafka_topic_partition_list_new(partitions);
     for (int i = 0; i < partitions; i++)
         rd_kafka_topic_partition_list_add(c->offsets, c->o->topic, i);
-    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(sub, c->o->topic, RD_KAFKA_PARTITION_UA);
-    rd_kafka_resp_err_t e = rd_kafka_subscribe(c->rk, sub);
-    rd_kafka_topic_partition_list_destroy(sub);
+    rd_kafka_resp_err_t e = subscribe_topic(c->rk, c->o->topic);
     if (e) {
         errorf("subscribe (group %s): %s", c->group, rd_kafka_err2str(e));
         return false;
@@ -1330,13 +1342,9 @@ static int run_commits(struct opts *o)
     rd_kafka_conf_t *conf = make_conf(o, NULL);
     if (!conf)
         return GR_EXIT_USAGE;
-    char errstr[512];
-    rd_kafka_t *admin = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-    if (!admin) {
-        errorf("cannot create client: %s", errstr);
-        rd_kafka_conf_destroy(conf);
+    rd_kafka_t *admin = new_client(RD_KAFKA_PRODUCER, conf, "client");
+    if (!admin)
         return GR_EXIT_FAIL;
-    }
     int rc = GR_EXIT_FAIL;
     int partitions = ensure_topic(admin, o);
     struct committer *cs = calloc((size_t)o->groups, sizeof(*cs));
@@ -1549,17 +1557,12 @@ static bool member_open(struct rebalance *rb, struct member *m)
         return false;
     rd_kafka_conf_set_rebalance_cb(conf, rb_rebalance_cb);
     rd_kafka_conf_set_opaque(conf, m);
-    char errstr[512];
     m->rb = rb;
     m->owned = calloc((size_t)rb->partitions, 1);
     pthread_mutex_init(&m->mu, NULL);
-    m->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-    if (!m->rk) {
-        errorf("cannot create consumer: %s", errstr);
-        rd_kafka_conf_destroy(conf);
+    m->rk = new_consumer(conf);
+    if (!m->rk)
         return false;
-    }
-    rd_kafka_poll_set_consumer(m->rk);
     if (pthread_create(&m->th, NULL, member_main, m) != 0) {
         errorf("cannot start a consumer thread");
         return false;
@@ -1570,10 +1573,7 @@ static bool member_open(struct rebalance *rb, struct member *m)
 
 static bool member_subscribe(struct member *m)
 {
-    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(sub, m->rb->o->topic, RD_KAFKA_PARTITION_UA);
-    rd_kafka_resp_err_t e = rd_kafka_subscribe(m->rk, sub);
-    rd_kafka_topic_partition_list_destroy(sub);
+    rd_kafka_resp_err_t e = subscribe_topic(m->rk, m->rb->o->topic);
     if (e) {
         errorf("subscribe: %s", rd_kafka_err2str(e));
         return false;
@@ -1654,13 +1654,9 @@ static int run_rebalance(struct opts *o)
     rd_kafka_conf_t *conf = make_conf(o, NULL);
     if (!conf)
         return GR_EXIT_USAGE;
-    char errstr[512];
-    rd_kafka_t *admin = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-    if (!admin) {
-        errorf("cannot create client: %s", errstr);
-        rd_kafka_conf_destroy(conf);
+    rd_kafka_t *admin = new_client(RD_KAFKA_PRODUCER, conf, "client");
+    if (!admin)
         return GR_EXIT_FAIL;
-    }
     int rc = GR_EXIT_FAIL;
     struct rebalance rb = {.o = o, .n = n + 1};
     pthread_mutex_init(&rb.mu, NULL);
@@ -1888,12 +1884,76 @@ static const struct option long_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-static bool numeric_opt(const char *name, const char *arg, long long min, long long max, long long *out)
+/* The long name of an option, for messages, so that they cannot drift from
+ * what getopt accepts. */
+static const char *long_opt_name(int opt)
 {
-    if (parse_count(arg, min, max, out))
-        return true;
-    errorf("--%s %s: expected a number in %lld..%lld", name, arg, min, max);
-    return false;
+    for (const struct option *l = long_opts; l->name; l++)
+        if (l->val == opt)
+            return l->name;
+    return "?";
+}
+
+/* Which modes use an option: the other modes refuse it rather than silently
+ * ignore it. */
+enum opt_modes {
+    FOR_ALL_MODES,
+    FOR_TOPIC_CREATION, /* every mode but consume: --partitions, --replication */
+    FOR_SENDING,        /* produce and e2e */
+    FOR_GROUPS,         /* commits and rebalance */
+};
+
+/* What the parser needs to know of an option beyond long_opts. A numeric
+ * option has a range and exactly one destination (ll, i or d), and is parsed
+ * from this table; the others are handled one by one in gr_cmd_bench. */
+struct option_rule {
+    int opt;
+    enum opt_modes modes;
+    long long min, max;
+    long long *ll;
+    int *i;
+    double *d;
+};
+
+static const struct option_rule *find_option_rule(const struct option_rule *rules, size_t n, int opt)
+{
+    for (size_t k = 0; k < n; k++)
+        if (rules[k].opt == opt)
+            return &rules[k];
+    return NULL;
+}
+
+static bool is_numeric_option(const struct option_rule *r)
+{
+    return r->ll || r->i || r->d;
+}
+
+static bool parse_numeric_option(const struct option_rule *r, const char *arg)
+{
+    long long v;
+    if (!parse_count(arg, r->min, r->max, &v)) {
+        errorf("--%s %s: expected a number in %lld..%lld", long_opt_name(r->opt), arg, r->min, r->max);
+        return false;
+    }
+    if (r->ll)
+        *r->ll = v;
+    else if (r->i)
+        *r->i = (int)v;
+    else
+        *r->d = (double)v;
+    return true;
+}
+
+/* Remembers the last option seen of each kind, for the checks once the mode is known. */
+static void note_option_modes(struct opts *o, const struct option_rule *r)
+{
+    const char *name = long_opt_name(r->opt);
+    switch (r->modes) {
+    case FOR_ALL_MODES: break;
+    case FOR_TOPIC_CREATION: o->produce_only = name; break;
+    case FOR_SENDING: o->produce_only = o->send_only = name; break;
+    case FOR_GROUPS: o->group_only = name; break;
+    }
 }
 
 int gr_cmd_bench(int argc, char **argv)
@@ -1914,17 +1974,38 @@ int gr_cmd_bench(int argc, char **argv)
         .members = 2,
         .inflight = 100,
     };
+    const struct option_rule rules[] = {
+        {OPT_BROKER_PID, FOR_ALL_MODES, 1, INT32_MAX, .i = &o.broker_pid},
+        {OPT_RECORDS, FOR_ALL_MODES, 1, INT64_MAX / 2, .ll = &o.records},
+        {OPT_RECORD_SIZE, FOR_SENDING, 0, 100000000, .ll = &o.record_size},
+        {OPT_PARTITIONS, FOR_TOPIC_CREATION, 1, 1000000, .i = &o.partitions},
+        {OPT_REPLICATION, FOR_TOPIC_CREATION, 1, 1000, .i = &o.replication},
+        {OPT_ACKS, FOR_SENDING},
+        {OPT_LINGER, FOR_SENDING, 0, 900000, .ll = &o.linger_ms},
+        {OPT_BATCH, FOR_SENDING, 1, INT32_MAX, .ll = &o.batch_size},
+        {OPT_COMPRESSION, FOR_SENDING},
+        {OPT_RATE, FOR_SENDING, 1, 1000000000, .d = &o.rate},
+        {OPT_KEYED, FOR_SENDING},
+        {OPT_KEYS, FOR_SENDING, 1, 1000000000000LL, .ll = &o.keys},
+        {OPT_GROUPS, FOR_GROUPS, 1, 10000, .i = &o.groups},
+        {OPT_MEMBERS, FOR_GROUPS, 1, 10000, .i = &o.members},
+        {OPT_INFLIGHT, FOR_GROUPS, 1, 1000000, .i = &o.inflight},
+        {OPT_HEARTBEAT, FOR_GROUPS, 1, 3600000, .i = &o.heartbeat_ms},
+        {OPT_GROUP, FOR_GROUPS},
+    };
     const char **xprops = calloc((size_t)argc + 1, sizeof(*xprops));
     if (!xprops)
         return GR_EXIT_FAIL;
     o.xprops = xprops;
     int rc = GR_EXIT_USAGE;
-    long long v;
 
     optind = 0; /* glibc: full re-initialisation, in case another command used getopt */
     opterr = 0; /* our messages are clearer and prefixed */
     int c;
     while ((c = getopt_long(argc, argv, "b:X:vh", long_opts, NULL)) != -1) {
+        const struct option_rule *rule = find_option_rule(rules, sizeof(rules) / sizeof(rules[0]), c);
+        if (rule && is_numeric_option(rule) && !parse_numeric_option(rule, optarg))
+            goto done;
         switch (c) {
         case 'b': o.brokers = optarg; break;
         case OPT_TOPIC: o.topic = optarg; break;
@@ -1935,114 +2016,29 @@ int gr_cmd_bench(int argc, char **argv)
             bench_usage(stdout);
             rc = GR_EXIT_OK;
             goto done;
-        case OPT_BROKER_PID:
-            if (!numeric_opt("broker-pid", optarg, 1, INT32_MAX, &v))
-                goto done;
-            o.broker_pid = (int)v;
-            break;
-        case OPT_RECORDS:
-            if (!numeric_opt("records", optarg, 1, INT64_MAX / 2, &o.records))
-                goto done;
-            break;
-        case OPT_RECORD_SIZE:
-            if (!numeric_opt("record-size", optarg, 0, 100000000, &o.record_size))
-                goto done;
-            o.produce_only = "--record-size";
-            o.send_only = o.produce_only;
-            break;
-        case OPT_PARTITIONS:
-            if (!numeric_opt("partitions", optarg, 1, 1000000, &v))
-                goto done;
-            o.partitions = (int)v;
-            o.produce_only = "--partitions";
-            break;
-        case OPT_REPLICATION:
-            if (!numeric_opt("replication", optarg, 1, 1000, &v))
-                goto done;
-            o.replication = (int)v;
-            o.produce_only = "--replication";
-            break;
         case OPT_ACKS:
             if (strcmp(optarg, "all") && strcmp(optarg, "-1") && strcmp(optarg, "0") && strcmp(optarg, "1")) {
                 errorf("--acks %s: expected all, -1, 0 or 1", optarg);
                 goto done;
             }
             o.acks = optarg;
-            o.produce_only = "--acks";
-            o.send_only = o.produce_only;
             break;
-        case OPT_LINGER:
-            if (!numeric_opt("linger-ms", optarg, 0, 900000, &o.linger_ms))
-                goto done;
-            o.produce_only = "--linger-ms";
-            o.send_only = o.produce_only;
-            break;
-        case OPT_BATCH:
-            if (!numeric_opt("batch-size", optarg, 1, INT32_MAX, &o.batch_size))
-                goto done;
-            o.produce_only = "--batch-size";
-            o.send_only = o.produce_only;
-            break;
-        case OPT_COMPRESSION:
-            o.compression = optarg;
-            o.produce_only = "--compression";
-            o.send_only = o.produce_only;
-            break;
-        case OPT_RATE:
-            if (!numeric_opt("rate", optarg, 1, 1000000000, &v))
-                goto done;
-            o.rate = (double)v;
-            o.produce_only = "--rate";
-            o.send_only = o.produce_only;
-            break;
+        case OPT_COMPRESSION: o.compression = optarg; break;
         case OPT_KEYED:
-            o.keyed = true;
-            o.produce_only = "--keyed";
-            o.send_only = o.produce_only;
-            break;
-        case OPT_KEYS:
-            if (!numeric_opt("keys", optarg, 1, 1000000000000LL, &o.keys))
-                goto done;
-            o.keyed = true;
-            o.produce_only = "--keys";
-            o.send_only = o.produce_only;
-            break;
-        case OPT_GROUPS:
-            if (!numeric_opt("groups", optarg, 1, 10000, &v))
-                goto done;
-            o.groups = (int)v;
-            o.group_only = "--groups";
-            break;
-        case OPT_MEMBERS:
-            if (!numeric_opt("members", optarg, 1, 10000, &v))
-                goto done;
-            o.members = (int)v;
-            o.group_only = "--members";
-            break;
-        case OPT_INFLIGHT:
-            if (!numeric_opt("inflight", optarg, 1, 1000000, &v))
-                goto done;
-            o.inflight = (int)v;
-            o.group_only = "--inflight";
-            break;
-        case OPT_HEARTBEAT:
-            if (!numeric_opt("heartbeat-ms", optarg, 1, 3600000, &v))
-                goto done;
-            o.heartbeat_ms = (int)v;
-            o.group_only = "--heartbeat-ms";
-            break;
-        case OPT_GROUP:
-            o.group = optarg;
-            o.group_only = "--group";
-            break;
+        case OPT_KEYS: o.keyed = true; break;
+        case OPT_GROUP: o.group = optarg; break;
         case '?':
         default:
+            if (rule)
+                break; /* numeric: stored above from its rule */
             if (optopt && optopt < 256)
                 errorf("unknown option or missing value: -%c (see gregor bench --help)", optopt);
             else
                 errorf("unknown option or missing value: %s (see gregor bench --help)", argv[optind - 1]);
             goto done;
         }
+        if (rule)
+            note_option_modes(&o, rule);
     }
     if (optind >= argc) {
         errorf("missing mode: produce, consume, e2e, commits or rebalance (see gregor bench --help)");
@@ -2064,15 +2060,15 @@ int gr_cmd_bench(int argc, char **argv)
     /* Options of other modes are refused rather than silently ignored.
      * --partitions and --replication create the topic in every mode but consume. */
     if (o.mode == MODE_CONSUME && o.produce_only) {
-        errorf("%s applies to produce and e2e only", o.produce_only);
+        errorf("--%s applies to produce and e2e only", o.produce_only);
         goto done;
     }
     if ((o.mode == MODE_COMMITS || o.mode == MODE_REBALANCE) && o.send_only) {
-        errorf("%s applies to produce and e2e only", o.send_only);
+        errorf("--%s applies to produce and e2e only", o.send_only);
         goto done;
     }
     if (o.group_only && o.mode != MODE_COMMITS && o.mode != MODE_REBALANCE) {
-        errorf("%s applies to commits and rebalance only", o.group_only);
+        errorf("--%s applies to commits and rebalance only", o.group_only);
         goto done;
     }
     if ((o.mode == MODE_COMMITS && (o.members != 2 || o.heartbeat_ms)) ||
