@@ -15,6 +15,9 @@
  *      record when its key is not in the map or its offset is >= the map's
  *      (and dropping tombstones past delete.retention.ms), and swap each
  *      group in with gr_log_replace_segments.
+ *   (3') when step 3 says no but a tombstone kept by an earlier pass is due,
+ *      tombstone_pass instead rewrites only the clean segments holding
+ *      expired tombstones.
  * No lock is held while reading and writing: the segments read are
  * non-active, so nothing appends to them, and a segment deleted meanwhile
  * (retention) stays readable through our reference; the swap then notices
@@ -356,12 +359,35 @@ typedef struct pass {
     gr_cleaner_t *c;            /* for the create-file lock; NULL when called directly */
     struct entry *e;
     int64_t map_limit;          /* log.cleaner.dedupe.buffer.size */
+    int64_t retained;           /* tombstones kept so far */
+    int64_t due;                /* earliest time a kept tombstone can go */
 } pass_t;
 
 static bool stopped(const pass_t *ps);
 static int create_cleaned(pass_t *ps, int64_t base, gr_segment_t **out);
 
 static bool is_dirty(const pass_t *ps, const gr_log_seg_info_t *si) { return si->next_offset > ps->first_dirty; }
+
+/* A segment's time for the tombstone rule (README): now when it is dirty
+ * (cleaned for the first time by this pass), else its last-modified time. */
+static int64_t seg_time(const pass_t *ps, const gr_log_seg_info_t *si)
+{
+    return is_dirty(ps, si) ? ps->now : si->mtime_ms;
+}
+
+/* Whether a pass keeps the segment's tombstones: dirty, or cleaned less
+ * than delete.retention.ms ago. */
+static bool keeps_tombstones(const pass_t *ps, const gr_log_seg_info_t *si)
+{
+    return is_dirty(ps, si) || ps->now - si->mtime_ms <= ps->cc->delete_retention_ms;
+}
+
+/* When tombstones kept in a segment of time t can go (saturating). */
+static int64_t tombstone_due(const pass_t *ps, int64_t t)
+{
+    int64_t r = ps->cc->delete_retention_ms;
+    return r > INT64_MAX - t ? INT64_MAX : t + r;
+}
 
 /* Adds the keys of one dirty segment to the map. */
 static int map_segment(pass_t *ps, const gr_log_seg_info_t *si)
@@ -422,9 +448,12 @@ static int filter_batch(pass_t *ps, const uint8_t *b, size_t len, const gr_batch
         if (!rec.key) continue;
         int64_t latest = omap_get(&ps->map, rec.key, (size_t)rec.key_len);
         if (latest >= 0 && rec.offset < latest) continue;
-        if (rec.tombstone && !retain_deletes) {
-            ps->st->tombstones_removed++;
-            continue;
+        if (rec.tombstone) {
+            if (!retain_deletes) {
+                ps->st->tombstones_removed++;
+                continue;
+            }
+            ps->retained++;
         }
         gr_writer_put(&ps->kept, rec.p, rec.len);
         kept++;
@@ -488,14 +517,15 @@ static int clean_group(pass_t *ps, int i, int j)
     bool changed = false;
     /* The cleaned segment's last-modified time drives tombstone expiry
      * (README): a segment cleaned for the first time (dirty) counts from
-     * now, an already clean one keeps its time. */
-    int64_t mtime = 0;
+     * now, an already clean one keeps its time.  The groups are formed so
+     * that every segment whose tombstones stay has the same time, which is
+     * the max: no kept tombstone's time moves. */
+    int64_t mtime = 0, retained = ps->retained;
     for (int k = i; k < j && rc == 0; k++) {
         gr_log_seg_info_t *si = &segs[k];
-        bool dirty = is_dirty(ps, si);
-        int64_t t = dirty ? ps->now : si->mtime_ms;
+        int64_t t = seg_time(ps, si);
         if (t > mtime) mtime = t;
-        bool retain_deletes = dirty || ps->now - si->mtime_ms <= ps->cc->delete_retention_ms;
+        bool retain_deletes = keeps_tombstones(ps, si);
         seg_reader_t r = {si->seg->file->fd, si->size, 0, NULL, 0, 0, 0, &ps->th, &ps->st->bytes_read, si->seg->path};
         const uint8_t *b;
         size_t len;
@@ -526,6 +556,7 @@ static int clean_group(pass_t *ps, int i, int j)
         free(r.buf);
     }
     if (rc < 0) goto drop;
+    if (ps->retained > retained && tombstone_due(ps, mtime) < ps->due) ps->due = tombstone_due(ps, mtime);
     /* Nothing to gain from swapping one clean segment for its copy. */
     if (!changed && j - i == 1 && !is_dirty(ps, &segs[i])) goto drop;
     if ((rc = gr_segment_make_inactive(out)) < 0 || (rc = gr_segment_sync(out)) < 0) goto drop;
@@ -563,9 +594,68 @@ drop:
     return rc;
 }
 
+/* Whether a clean segment holds a tombstone (read only). */
+static int has_tombstone(pass_t *ps, const gr_log_seg_info_t *si, bool *found)
+{
+    seg_reader_t r = {si->seg->file->fd, si->size, 0, NULL, 0, 0, 0, &ps->th, &ps->st->bytes_read, si->seg->path};
+    const uint8_t *b;
+    size_t len;
+    gr_batch_header_t h;
+    int rc;
+    *found = false;
+    while (!*found && (rc = reader_next(&r, &b, &len, &h)) == 1) {
+        if (h.attributes & GR_BATCH_ATTR_CONTROL) continue;
+        const uint8_t *sec;
+        size_t seclen;
+        if ((rc = records_section(b, len, &h, &ps->scratch, &sec, &seclen)) < 0) break;
+        gr_reader_t rr;
+        gr_reader_init(&rr, sec, seclen);
+        for (int32_t i = 0; i < h.records_count && !*found; i++) {
+            raw_record_t rec;
+            if ((rc = next_record(&rr, h.base_offset, &rec)) < 0) break;
+            *found = rec.key && rec.tombstone;
+        }
+        if (rc < 0) break;
+        if (stopped(ps)) {
+            rc = GR_ENOTFOUND;
+            break;
+        }
+    }
+    if (rc < 0 && rc != GR_ENOTFOUND)
+        gr_error("cleaner: %s.log: cannot read records at offset %lld: %s", si->seg->path,
+                 (long long)h.base_offset, gr_strerror(rc));
+    free(r.buf);
+    return rc < 0 ? rc : 0;
+}
+
+/* The pass for a log whose dirty section does not qualify but whose
+ * clean section holds a tombstone past delete.retention.ms: clean
+ * segments [0, d) are read; one holding a tombstone is rewritten (alone,
+ * keeping its time, with an empty map: only expired tombstones go) when
+ * its time is past delete.retention.ms, and otherwise sets the next due
+ * time.  Nothing else is written. */
+static int tombstone_pass(pass_t *ps, int d)
+{
+    gr_log_seg_info_t *segs = ps->snap.segs;
+    ps->st->tombstones_only = true;
+    ps->end = ps->first_dirty;
+    for (int k = 0; k < d; k++) {
+        bool found;
+        int rc = has_tombstone(ps, &segs[k], &found);
+        if (rc < 0) return rc;
+        if (!found) continue;
+        if (keeps_tombstones(ps, &segs[k])) {
+            if (tombstone_due(ps, segs[k].mtime_ms) < ps->due) ps->due = tombstone_due(ps, segs[k].mtime_ms);
+        } else if ((rc = clean_group(ps, k, k + 1)) < 0) {
+            return rc;
+        }
+    }
+    return 1;
+}
+
 /* Dirty section, ratio and lag rules; then map and groups.  Returns 1, 0 or
  * GR_E* as gr_cleaner_clean_log. */
-static int run_pass(pass_t *ps, int64_t *checkpoint)
+static int run_pass(pass_t *ps, int64_t *checkpoint, int64_t tombstones_due)
 {
     int rc = gr_log_cleanable(ps->log, &ps->snap);
     if (rc < 0) return rc;
@@ -595,10 +685,9 @@ static int run_pass(pass_t *ps, int64_t *checkpoint)
     ps->st->end = e < n ? segs[e].base_offset : ps->snap.active_base;
     ps->st->dirty_bytes = dirty_bytes;
     ps->st->total_bytes = clean_bytes + dirty_bytes;
-    if (dirty_bytes == 0) return 0;
-    double ratio = (double)dirty_bytes / (double)(clean_bytes + dirty_bytes);
+    double ratio = dirty_bytes ? (double)dirty_bytes / (double)(clean_bytes + dirty_bytes) : 0;
     bool overdue = false;
-    if (ps->cc->max_compaction_lag_ms < INT64_MAX) {
+    if (dirty_bytes && ps->cc->max_compaction_lag_ms < INT64_MAX) {
         /* Kafka: the first dirty batch's timestamp, else the file's. */
         gr_batch_header_t h;
         int64_t ts = segs[d].mtime_ms;
@@ -609,7 +698,13 @@ static int run_pass(pass_t *ps, int64_t *checkpoint)
             ts = h.max_timestamp;
         overdue = ps->now - ts > ps->cc->max_compaction_lag_ms;
     }
-    if (!(ratio > ps->cc->min_cleanable_dirty_ratio) && !overdue) return 0;
+    if (dirty_bytes == 0 || (!(ratio > ps->cc->min_cleanable_dirty_ratio) && !overdue)) {
+        /* Nothing to compact, but a tombstone in the clean section may be
+         * past delete.retention.ms (Kafka 3.x also cleans such logs). */
+        if (tombstones_due != GR_CLEANER_NO_TOMBSTONES && ps->now > tombstones_due && d > 0)
+            return tombstone_pass(ps, d);
+        return 0;
+    }
 
     /* The map, segment by segment; a segment that might not fit in what
      * is left of log.cleaner.dedupe.buffer.size (keys are at most its
@@ -634,9 +729,23 @@ static int run_pass(pass_t *ps, int64_t *checkpoint)
     for (int i = 0; i < e;) {
         int j = i + 1;
         int64_t size = segs[i].size, oidx = segs[i].index_entries, tidx = segs[i].time_index_entries;
+        /* The cleaned file gets the max of the segments' times (clean_group),
+         * so a group holds segments whose tombstones stay only if they
+         * share one time: a clean segment within delete.retention.ms never
+         * joins dirty ones (whose time is now) nor another such segment of
+         * another time, or its tombstones' clock would restart.  Segments
+         * past delete.retention.ms lose their tombstones here and join
+         * anything. */
+        bool keeper = keeps_tombstones(ps, &segs[i]);
+        int64_t keeper_time = seg_time(ps, &segs[i]);
         while (j < e && size + segs[j].size <= ps->snap.cfg.segment_bytes &&
                oidx + segs[j].index_entries + 2 < max_oidx && tidx + segs[j].time_index_entries + 3 < max_tidx &&
                segs[j].next_offset - 1 - segs[i].base_offset <= INT32_MAX) {
+            if (keeps_tombstones(ps, &segs[j])) {
+                if (keeper && seg_time(ps, &segs[j]) != keeper_time) break;
+                keeper = true;
+                keeper_time = seg_time(ps, &segs[j]);
+            }
             size += segs[j].size;
             oidx += segs[j].index_entries;
             tidx += segs[j].time_index_entries;
@@ -650,13 +759,14 @@ static int run_pass(pass_t *ps, int64_t *checkpoint)
 }
 
 static int clean_log(gr_cleaner_t *c, struct entry *e, gr_log_t *log, const gr_cleaner_log_config_t *cc,
-                     const gr_cleaner_config_t *cfg, int64_t now_ms, int64_t *checkpoint, const bool *stop,
-                     gr_cleaner_stats_t *stats)
+                     const gr_cleaner_config_t *cfg, int64_t now_ms, int64_t *checkpoint, int64_t *tombstones_due,
+                     const bool *stop, gr_cleaner_stats_t *stats)
 {
     gr_cleaner_stats_t local;
     if (!stats) stats = &local;
     memset(stats, 0, sizeof *stats);
-    pass_t ps = {.log = log, .cc = cc, .now = now_ms, .st = stats, .stop = stop, .c = c, .e = e};
+    pass_t ps = {.log = log, .cc = cc, .now = now_ms, .st = stats, .stop = stop, .c = c, .e = e,
+                 .due = GR_CLEANER_NO_TOMBSTONES};
     gr_cleaner_config_t dflt;
     if (!cfg) {
         gr_cleaner_config_default(&dflt);
@@ -668,8 +778,11 @@ static int clean_log(gr_cleaner_t *c, struct entry *e, gr_log_t *log, const gr_c
     gr_writer_init(&ps.kept);
     gr_writer_init(&ps.out);
     int64_t cp = *checkpoint;
-    int rc = run_pass(&ps, &cp);
-    if (rc == 1) *checkpoint = cp;
+    int rc = run_pass(&ps, &cp, tombstones_due ? *tombstones_due : GR_CLEANER_NO_TOMBSTONES);
+    if (rc == 1) {
+        *checkpoint = cp;
+        if (tombstones_due) *tombstones_due = ps.due;
+    }
     gr_writer_free(&ps.scratch);
     gr_writer_free(&ps.kept);
     gr_writer_free(&ps.out);
@@ -679,10 +792,10 @@ static int clean_log(gr_cleaner_t *c, struct entry *e, gr_log_t *log, const gr_c
 }
 
 int gr_cleaner_clean_log(gr_log_t *log, const gr_cleaner_log_config_t *cc, const gr_cleaner_config_t *cfg,
-                         int64_t now_ms, int64_t *checkpoint, const volatile bool *stop,
+                         int64_t now_ms, int64_t *checkpoint, int64_t *tombstones_due, const volatile bool *stop,
                          gr_cleaner_stats_t *stats)
 {
-    return clean_log(NULL, NULL, log, cc, cfg, now_ms, checkpoint, (const bool *)stop, stats);
+    return clean_log(NULL, NULL, log, cc, cfg, now_ms, checkpoint, tombstones_due, (const bool *)stop, stats);
 }
 
 /* --- the cleaner thread --- */
@@ -693,6 +806,8 @@ typedef struct entry {
     gr_log_t *log;                  /* our reference */
     gr_cleaner_log_config_t cc;
     int64_t checkpoint;             /* first dirty offset; -1 unknown */
+    int64_t tombstones_due;         /* see gr_cleaner_clean_log */
+    uint64_t cc_gen;                /* bumped when cc changes */
     bool removed;                   /* set under c->mu; read by the pass */
     int refs;                       /* the list's + the thread's, under c->mu */
 } entry_t;
@@ -799,18 +914,31 @@ static void *cleaner_main(void *arg)
             entry_t *e = todo[i];
             pthread_mutex_lock(&c->mu);
             gr_cleaner_log_config_t cc = e->cc;
-            int64_t cp = e->checkpoint;
+            int64_t cp = e->checkpoint, cp_before = cp, due = e->tombstones_due;
+            uint64_t gen = e->cc_gen;
             bool skip = e->removed || c->stopping;
             pthread_mutex_unlock(&c->mu);
             if (skip) continue;
             gr_cleaner_stats_t st;
             int64_t t0 = mono_ns();
-            int rc = clean_log(c, e, e->log, &cc, &c->cfg, wall_ms(), &cp, NULL, &st);
+            int rc = clean_log(c, e, e->log, &cc, &c->cfg, wall_ms(), &cp, &due, NULL, &st);
             if (rc == 1) {
                 pthread_mutex_lock(&c->mu);
-                if (!e->removed) e->checkpoint = cp;
+                if (!e->removed) {
+                    e->checkpoint = cp;
+                    /* Unless the settings changed meanwhile (which made it
+                     * unknown again). */
+                    if (e->cc_gen == gen) e->tombstones_due = due;
+                }
                 pthread_mutex_unlock(&c->mu);
-                any = true;
+                if (cp != cp_before) any = true;
+            }
+            if (rc == 1 && st.tombstones_only) {
+                gr_info("cleaner: %s-%d: %lld expired tombstone(s) removed from the clean section (no new data): "
+                        "%d segment(s) rewritten, %lld bytes read, %lld written, %.1f ms", e->topic, e->partition,
+                        (long long)st.tombstones_removed, st.segments_out, (long long)st.bytes_read,
+                        (long long)st.bytes_written, (double)(mono_ns() - t0) / 1e6);
+            } else if (rc == 1) {
                 gr_info("cleaner: %s-%d: cleaned up to offset %lld (dirty %lld of %lld bytes): %d segment(s) -> %d, "
                         "%lld of %lld records kept, %lld tombstone(s) removed, %lld bytes read, %lld written, %.1f ms",
                         e->topic, e->partition, (long long)cp, (long long)st.dirty_bytes,
@@ -894,7 +1022,10 @@ int gr_cleaner_add(gr_cleaner_t *c, const char *topic, int32_t partition, gr_log
     pthread_mutex_lock(&c->mu);
     for (int i = 0; i < c->n; i++)
         if (c->entries[i]->log == log) {
+            /* delete.retention.ms may have changed: look again. */
             c->entries[i]->cc = *cc;
+            c->entries[i]->tombstones_due = GR_CLEANER_TOMBSTONES_UNKNOWN;
+            c->entries[i]->cc_gen++;
             goto out;
         }
     if (c->n == c->cap) {
@@ -914,6 +1045,7 @@ int gr_cleaner_add(gr_cleaner_t *c, const char *topic, int32_t partition, gr_log
     e->log = gr_log_keep(log);
     e->cc = *cc;
     e->checkpoint = -1;
+    e->tombstones_due = GR_CLEANER_TOMBSTONES_UNKNOWN;
     e->refs = 1;
     for (int i = 0; i < c->ninitial; i++)
         if (c->initial[i].partition == partition && strcmp(c->initial[i].topic, topic) == 0)

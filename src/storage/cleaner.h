@@ -5,7 +5,8 @@
  * largest offset; offsets, order, batch baseOffset and lastOffsetDelta never
  * change (gaps appear).  It never touches the active segment.  Tombstones
  * (null values) go once they have been in the cleaned part of the log for
- * delete.retention.ms.  The cleaned copy of a run of segments is written
+ * delete.retention.ms, by a later pass, or by a tombstone-only pass when no
+ * new data makes the log cleanable.  The cleaned copy of a run of segments is written
  * beside them and swapped in under the log lock (see
  * gr_log_replace_segments), so producers and fetches go on meanwhile, and a
  * crash leaves either the old or the new segments.  The first offset not
@@ -53,16 +54,35 @@ typedef struct gr_cleaner_stats {
     int64_t records_read, records_kept;
     int64_t tombstones_removed;
     int segments_in, segments_out;
+    bool tombstones_only;               /* the pass only removed expired
+                                         * tombstones (no dirty section) */
 } gr_cleaner_stats_t;
+
+/* *tombstones_due (see gr_cleaner_clean_log): no tombstone is kept in the
+ * clean section; or not known yet (the first pass that may looks). */
+#define GR_CLEANER_NO_TOMBSTONES INT64_MAX
+#define GR_CLEANER_TOMBSTONES_UNKNOWN INT64_MIN
 
 /* One cleaning pass over `log` at time now_ms.  *checkpoint is the first
  * dirty offset from the last pass (-1: none, start at the log start); on a
- * pass it becomes the end of the dirty section.  Returns 1 when the log was
- * cleaned, 0 when it was not cleanable (nothing dirty, below the dirty
- * ratio, or within min.compaction.lag.ms), or GR_E*.  `stop` (may be NULL)
- * aborts the pass when it becomes true (GR_ENOTFOUND, nothing changed). */
+ * pass it becomes the end of the dirty section.
+ *
+ * *tombstones_due (may be NULL: not tracked) is the log's other piece of
+ * state: the time after which a tombstone kept in the clean section can be
+ * removed (the earliest over them of their segment's time +
+ * delete.retention.ms), GR_CLEANER_NO_TOMBSTONES, or
+ * GR_CLEANER_TOMBSTONES_UNKNOWN (start with it).  Every pass that runs sets
+ * it.  When the dirty section does not qualify but now_ms is past it, a
+ * tombstone-only pass runs instead: it reads the clean section and rewrites
+ * only the segments that hold expired tombstones (stats->tombstones_only;
+ * *checkpoint unchanged).
+ *
+ * Returns 1 when a pass ran, 0 when the log was not cleanable (nothing
+ * dirty, below the dirty ratio, or within min.compaction.lag.ms, and no
+ * tombstone due), or GR_E*.  `stop` (may be NULL) aborts the pass when it
+ * becomes true (GR_ENOTFOUND, nothing changed). */
 int gr_cleaner_clean_log(gr_log_t *log, const gr_cleaner_log_config_t *cc, const gr_cleaner_config_t *cfg,
-                         int64_t now_ms, int64_t *checkpoint, const volatile bool *stop,
+                         int64_t now_ms, int64_t *checkpoint, int64_t *tombstones_due, const volatile bool *stop,
                          gr_cleaner_stats_t *stats);
 
 typedef struct gr_cleaner gr_cleaner_t;

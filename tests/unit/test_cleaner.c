@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "protocol/errors.h"
@@ -289,12 +290,14 @@ static void compaction_case(int codec)
     cc.min_cleanable_dirty_ratio = 0;
     cc.delete_retention_ms = 60000;
     gr_cleaner_stats_t st;
-    int64_t cp = -1, now1 = T0 + 1000;
+    int64_t cp = -1, now1 = T0 + 1000, due = GR_CLEANER_TOMBSTONES_UNKNOWN;
     int64_t size_before = gr_log_size_bytes(log);
-    CHECK_EQ(gr_cleaner_clean_log(log, &cc, NULL, now1, &cp, NULL, &st), 1);
+    CHECK_EQ(gr_cleaner_clean_log(log, &cc, NULL, now1, &cp, &due, NULL, &st), 1);
     CHECK_EQ(cp, active_base);
     CHECK_EQ(st.end, active_base);
     CHECK(st.tombstones_removed == 0);
+    CHECK(!st.tombstones_only);
+    CHECK_EQ(due, now1 + cc.delete_retention_ms);      /* tombstone 777 was kept */
     CHECK(gr_log_size_bytes(log) < size_before);
     expect_pass(&written, &want, 0, active_base, false);
     read_all(log, &got);
@@ -307,7 +310,7 @@ static void compaction_case(int codec)
     gr_log_cleanable_free(&after);
 
     /* Nothing new is dirty: no pass. */
-    CHECK_EQ(gr_cleaner_clean_log(log, &cc, NULL, now1 + 10, &cp, NULL, &st), 0);
+    CHECK_EQ(gr_cleaner_clean_log(log, &cc, NULL, now1 + 10, &cp, &due, NULL, &st), 0);
 
     /* Reopen: the cleaned segments recover as they are. */
     gr_log_release(log);
@@ -324,7 +327,7 @@ static void compaction_case(int codec)
     int64_t end2 = after.active_base;
     gr_log_cleanable_free(&after);
     int64_t now2 = now1 + cc.delete_retention_ms + 1;
-    CHECK_EQ(gr_cleaner_clean_log(log, &cc, NULL, now2, &cp, NULL, &st), 1);
+    CHECK_EQ(gr_cleaner_clean_log(log, &cc, NULL, now2, &cp, &due, NULL, &st), 1);
     CHECK_EQ(cp, end2);
     CHECK(st.tombstones_removed > 0);
     expect_pass(cur, &want, active_base, end2, true);
@@ -342,7 +345,7 @@ static void compaction_case(int codec)
     CHECK_EQ(gr_log_cleanable(log, &after), 0);
     int64_t end3 = after.active_base;
     gr_log_cleanable_free(&after);
-    CHECK_EQ(gr_cleaner_clean_log(log, &cc, NULL, now2 + 10, &cp, NULL, &st), 1);
+    CHECK_EQ(gr_cleaner_clean_log(log, &cc, NULL, now2 + 10, &cp, &due, NULL, &st), 1);
     expect_pass(cur, &want, end2, end3, false);
     read_all(log, &got);
     report("after the third pass", &got, &want);
@@ -380,7 +383,7 @@ GR_TEST(cleaner_min_compaction_lag)
     gr_cleaner_stats_t st;
     int64_t cp = -1;
     /* At T0 + 120 s the first half is 120 s old, the second 20 s. */
-    CHECK_EQ(gr_cleaner_clean_log(log, &cc, NULL, T0 + 120000, &cp, NULL, &st), 1);
+    CHECK_EQ(gr_cleaner_clean_log(log, &cc, NULL, T0 + 120000, &cp, NULL, NULL, &st), 1);
     CHECK_EQ(cp, boundary);
     expect_pass(&written, &want, 0, boundary, false);
     read_all(log, &got);
@@ -390,7 +393,7 @@ GR_TEST(cleaner_min_compaction_lag)
     CHECK_EQ(gr_log_cleanable(log, &s), 0);
     int64_t end = s.active_base;
     gr_log_cleanable_free(&s);
-    CHECK_EQ(gr_cleaner_clean_log(log, &cc, NULL, T0 + 1000000, &cp, NULL, &st), 1);
+    CHECK_EQ(gr_cleaner_clean_log(log, &cc, NULL, T0 + 1000000, &cp, NULL, NULL, &st), 1);
     CHECK_EQ(cp, end);
     model_t *cur = malloc(sizeof *cur);
     *cur = want;
@@ -420,19 +423,19 @@ GR_TEST(cleaner_dirty_ratio_and_max_lag)
     gr_cleaner_stats_t st;
     int64_t cp = -1;
     /* All dirty: ratio 1 > 0.5. */
-    CHECK_EQ(gr_cleaner_clean_log(log, &cc, NULL, T0 + 1000, &cp, NULL, &st), 1);
+    CHECK_EQ(gr_cleaner_clean_log(log, &cc, NULL, T0 + 1000, &cp, NULL, NULL, &st), 1);
     /* A little more: dirty well under half of the cleanable bytes. */
     fill(log, &written, GR_CODEC_NONE, 30, 30, 2000, 0);
     force_roll(log);
     int64_t cp_before = cp;
-    CHECK_EQ(gr_cleaner_clean_log(log, &cc, NULL, T0 + 3000, &cp, NULL, &st), 0);
+    CHECK_EQ(gr_cleaner_clean_log(log, &cc, NULL, T0 + 3000, &cp, NULL, NULL, &st), 0);
     CHECK(st.dirty_bytes > 0 && st.dirty_bytes * 2 < st.total_bytes);
     CHECK_EQ(cp, cp_before);
     cc.min_cleanable_dirty_ratio = 0.99;
-    CHECK_EQ(gr_cleaner_clean_log(log, &cc, NULL, T0 + 3000, &cp, NULL, &st), 0);
+    CHECK_EQ(gr_cleaner_clean_log(log, &cc, NULL, T0 + 3000, &cp, NULL, NULL, &st), 0);
     /* Overdue: the first dirty batch (T0 + 2 s) is older than 500 ms. */
     cc.max_compaction_lag_ms = 500;
-    CHECK_EQ(gr_cleaner_clean_log(log, &cc, NULL, T0 + 3000, &cp, NULL, &st), 1);
+    CHECK_EQ(gr_cleaner_clean_log(log, &cc, NULL, T0 + 3000, &cp, NULL, NULL, &st), 1);
     CHECK(cp > cp_before);
     gr_log_release(log);
     remove_dir(dir);
@@ -454,7 +457,7 @@ GR_TEST(cleaner_stop_leaves_nothing)
     gr_cleaner_log_config_default(&cc);
     bool stop = true;
     int64_t cp = -1;
-    CHECK(gr_cleaner_clean_log(log, &cc, NULL, T0 + 1000, &cp, &stop, NULL) < 0);
+    CHECK(gr_cleaner_clean_log(log, &cc, NULL, T0 + 1000, &cp, NULL, &stop, NULL) < 0);
     CHECK_EQ(cp, -1);
     read_all(log, &got);
     report("after a stopped pass", &got, &written);
@@ -511,7 +514,7 @@ GR_TEST(cleaner_crash_at_every_step)
     CHECK(segs_before >= 5);
     int64_t cp = -1;
     gr_cleaner_stats_t st;
-    CHECK_EQ(gr_cleaner_clean_log(log, &cc, NULL, T0 + 1000, &cp, NULL, &st), 1);
+    CHECK_EQ(gr_cleaner_clean_log(log, &cc, NULL, T0 + 1000, &cp, NULL, NULL, &st), 1);
     CHECK_EQ(st.segments_out, 1);           /* one group: one swap */
     CHECK_EQ(gr_log_segment_count(log), 2);
     read_all(log, &want);
@@ -530,7 +533,7 @@ GR_TEST(cleaner_crash_at_every_step)
         gr_log_test_swap_crash_after = step;
         gr_log_test_crashed = false;
         cp = -1;
-        int rc = gr_cleaner_clean_log(log, &cc, NULL, T0 + 1000, &cp, NULL, &st);
+        int rc = gr_cleaner_clean_log(log, &cc, NULL, T0 + 1000, &cp, NULL, NULL, &st);
         bool crashed = gr_log_test_crashed;
         gr_log_test_swap_crash_after = -1;
         gr_log_test_crashed = false;
@@ -560,7 +563,7 @@ GR_TEST(cleaner_crash_at_every_step)
         /* The cleaner's checkpoint was not written: the next pass cleans
          * again and ends in the new set. */
         cp = -1;
-        CHECK(gr_cleaner_clean_log(log, &cc, NULL, T0 + 2000, &cp, NULL, &st) >= 0);
+        CHECK(gr_cleaner_clean_log(log, &cc, NULL, T0 + 2000, &cp, NULL, NULL, &st) >= 0);
         read_all(log, &got);
         report("after the pass that follows the crash", &got, &want);
         gr_log_release(log);
@@ -569,4 +572,234 @@ GR_TEST(cleaner_crash_at_every_step)
     CHECK(step > 4 && step < 50);
     CHECK(olds >= 1);
     CHECK(news >= 3);
+}
+
+/* --- tombstones and time --- */
+
+static void append_recs(gr_log_t *log, model_t *m, int64_t t_ms, const int *k, const int *v, int n)
+{
+    gr_writer_t w;
+    gr_writer_init(&w);
+    build_batch(&w, GR_CODEC_NONE, -1, T0 + t_ms, k, v, n);
+    gr_append_info_t info;
+    CHECK_EQ(gr_log_append(log, w.buf, w.len, 0, -1, T0 + t_ms, &info), 0);
+    for (int i = 0; i < n && m->n < MAXREC; i++) m->r[m->n++] = (rec_t){info.base_offset + i, k[i], v[i]};
+    gr_writer_free(&w);
+}
+
+/* Keys key_base.. key_base+9 with values, then tombstones for the first
+ * five of them, then a roll: one non-active segment. */
+static void tombstone_segment(gr_log_t *log, model_t *m, int key_base, int64_t t_ms)
+{
+    int k[10], v[10];
+    for (int i = 0; i < 10; i++) k[i] = key_base + i, v[i] = 1000 + i;
+    append_recs(log, m, t_ms, k, v, 10);
+    for (int i = 0; i < 5; i++) v[i] = -1;
+    append_recs(log, m, t_ms, k, v, 5);
+    force_roll(log);
+}
+
+static int tombstones_of(const model_t *m, int key_lo, int key_hi)
+{
+    int n = 0;
+    for (int i = 0; i < m->n; i++)
+        if (m->r[i].val < 0 && m->r[i].key >= key_lo && m->r[i].key < key_hi) n++;
+    return n;
+}
+
+/* Tombstones cleaned at t1 stay delete.retention.ms from t1, however many
+ * passes bring new dirty data meanwhile (the cleaned segment holding them
+ * must not take the time of the dirty segments, nor of a later clean one,
+ * it is merged with), and then go. */
+GR_TEST(cleaner_tombstone_clock_not_restarted_by_new_data)
+{
+    static model_t written, got;
+    char *dir = make_dir();
+    gr_log_config_t cfg;
+    small_config(&cfg);
+    cfg.segment_bytes = 64 * 1024;             /* everything fits one group */
+    gr_log_t *log;
+    CHECK_EQ(gr_log_open(dir, &cfg, 0, -1, &log), 0);
+    written.n = 0;
+    gr_cleaner_log_config_t cc;
+    gr_cleaner_log_config_default(&cc);
+    cc.min_cleanable_dirty_ratio = 0;
+    cc.delete_retention_ms = 60000;
+    gr_cleaner_stats_t st;
+    int64_t cp = -1, due = GR_CLEANER_TOMBSTONES_UNKNOWN, t1 = T0 + 1000;
+
+    tombstone_segment(log, &written, 0, 0);
+    CHECK_EQ(gr_cleaner_clean_log(log, &cc, NULL, t1, &cp, &due, NULL, &st), 1);
+    CHECK_EQ(due, t1 + 60000);
+    read_all(log, &got);
+    CHECK_EQ(tombstones_of(&got, 0, 10), 5);
+
+    /* New data at t1 + 30 s, with tombstones of other keys. */
+    tombstone_segment(log, &written, 100, 30000);
+    CHECK_EQ(gr_cleaner_clean_log(log, &cc, NULL, t1 + 30000, &cp, &due, NULL, &st), 1);
+    CHECK_EQ(due, t1 + 60000);
+    read_all(log, &got);
+    CHECK_EQ(tombstones_of(&got, 0, 10), 5);
+    CHECK_EQ(tombstones_of(&got, 100, 110), 5);
+
+    /* More new data at t1 + 45 s: the two clean segments (t1 and
+     * t1 + 30 s) both keep tombstones, so they stay apart. */
+    tombstone_segment(log, &written, 200, 45000);
+    CHECK_EQ(gr_cleaner_clean_log(log, &cc, NULL, t1 + 45000, &cp, &due, NULL, &st), 1);
+    CHECK_EQ(due, t1 + 60000);
+    CHECK_EQ(st.tombstones_removed, 0);
+
+    /* Still more at t1 + 60 s + 1: delete.retention.ms since the first
+     * cleaning, so its tombstones go; the others stay. */
+    tombstone_segment(log, &written, 300, 60001);
+    CHECK_EQ(gr_cleaner_clean_log(log, &cc, NULL, t1 + 60001, &cp, &due, NULL, &st), 1);
+    CHECK(!st.tombstones_only);
+    CHECK_EQ(st.tombstones_removed, 5);
+    CHECK_EQ(due, t1 + 30000 + 60000);
+    read_all(log, &got);
+    CHECK_EQ(tombstones_of(&got, 0, 10), 0);
+    CHECK_EQ(tombstones_of(&got, 100, 110), 5);
+    CHECK_EQ(tombstones_of(&got, 200, 210), 5);
+    CHECK_EQ(tombstones_of(&got, 300, 310), 5);
+    /* Every live key is still there. */
+    for (int base = 0; base <= 300; base += 100)
+        for (int i = 5; i < 10; i++) {
+            bool found = false;
+            for (int r = 0; r < got.n; r++) found |= got.r[r].key == base + i && got.r[r].val == 1000 + i;
+            CHECK(found);
+        }
+    gr_log_release(log);
+    remove_dir(dir);
+}
+
+/* No new writes: the tombstones go once delete.retention.ms has passed,
+ * by tombstone-only passes that rewrite nothing but the segments that lose
+ * tombstones, and a pass that has nothing to remove is not due again. */
+GR_TEST(cleaner_removes_expired_tombstones_without_new_data)
+{
+    static model_t written, got;
+    char *dir = make_dir();
+    gr_log_config_t cfg;
+    small_config(&cfg);
+    cfg.segment_bytes = 64 * 1024;
+    gr_log_t *log;
+    CHECK_EQ(gr_log_open(dir, &cfg, 0, -1, &log), 0);
+    written.n = 0;
+    gr_cleaner_log_config_t cc;
+    gr_cleaner_log_config_default(&cc);
+    cc.delete_retention_ms = 60000;
+    gr_cleaner_stats_t st;
+    int64_t cp = -1, due = GR_CLEANER_TOMBSTONES_UNKNOWN, t1 = T0 + 1000, t2 = t1 + 30000;
+
+    /* Segment A cleaned at t1, segment B at t2: two clean segments. */
+    tombstone_segment(log, &written, 0, 0);
+    CHECK_EQ(gr_cleaner_clean_log(log, &cc, NULL, t1, &cp, &due, NULL, &st), 1);
+    int64_t cp_a = cp;
+    {
+        /* B big enough that the dirty ratio (0.5) qualifies. */
+        int k[10], v[10];
+        for (int r = 0; r < 4; r++) {
+            for (int i = 0; i < 10; i++) k[i] = 100 + i, v[i] = r;
+            append_recs(log, &written, 30000, k, v, 10);
+        }
+        tombstone_segment(log, &written, 100, 30000);
+    }
+    CHECK_EQ(gr_cleaner_clean_log(log, &cc, NULL, t2, &cp, &due, NULL, &st), 1);
+    CHECK(cp > cp_a);
+    CHECK_EQ(due, t1 + 60000);
+    int64_t cp_b = cp;
+    CHECK_EQ(gr_log_segment_count(log), 3);    /* A, B, the active one */
+    read_all(log, &got);
+    CHECK_EQ(tombstones_of(&got, 0, 10), 5);
+    CHECK_EQ(tombstones_of(&got, 100, 110), 5);
+
+    /* Nothing dirty, nothing due. */
+    CHECK_EQ(gr_cleaner_clean_log(log, &cc, NULL, t1 + 60000, &cp, &due, NULL, &st), 0);
+
+    /* A's tombstones are due: only A is rewritten. */
+    CHECK_EQ(gr_cleaner_clean_log(log, &cc, NULL, t1 + 60001, &cp, &due, NULL, &st), 1);
+    CHECK(st.tombstones_only);
+    CHECK_EQ(cp, cp_b);
+    CHECK_EQ(st.tombstones_removed, 5);
+    CHECK_EQ(st.segments_in, 1);
+    CHECK_EQ(st.segments_out, 1);
+    CHECK_EQ(due, t2 + 60000);
+    read_all(log, &got);
+    CHECK_EQ(tombstones_of(&got, 0, 10), 0);
+    CHECK_EQ(tombstones_of(&got, 100, 110), 5);
+    /* The rewritten A keeps its time (t1). */
+    gr_log_cleanable_t s;
+    CHECK_EQ(gr_log_cleanable(log, &s), 0);
+    CHECK_EQ(s.n, 2);
+    if (s.n == 2) {
+        CHECK_EQ(s.segs[0].mtime_ms, t1);
+        CHECK_EQ(s.segs[1].mtime_ms, t2);
+    }
+    gr_log_cleanable_free(&s);
+
+    /* Not rescheduled until B's are due. */
+    CHECK_EQ(gr_cleaner_clean_log(log, &cc, NULL, t1 + 60002, &cp, &due, NULL, &st), 0);
+    CHECK_EQ(gr_cleaner_clean_log(log, &cc, NULL, t2 + 60000, &cp, &due, NULL, &st), 0);
+    CHECK_EQ(gr_cleaner_clean_log(log, &cc, NULL, t2 + 60001, &cp, &due, NULL, &st), 1);
+    CHECK(st.tombstones_only);
+    CHECK_EQ(st.tombstones_removed, 5);
+    CHECK_EQ(st.segments_in, 1);
+    CHECK_EQ(due, GR_CLEANER_NO_TOMBSTONES);
+    read_all(log, &got);
+    CHECK_EQ(tombstones_of(&got, 0, 1000), 0);
+    CHECK_EQ(gr_cleaner_clean_log(log, &cc, NULL, t2 + 600000, &cp, &due, NULL, &st), 0);
+
+    /* State unknown (a restart): one pass looks, writes nothing, and finds
+     * no tombstone. */
+    due = GR_CLEANER_TOMBSTONES_UNKNOWN;
+    CHECK_EQ(gr_cleaner_clean_log(log, &cc, NULL, t2 + 600000, &cp, &due, NULL, &st), 1);
+    CHECK(st.tombstones_only);
+    CHECK_EQ(st.bytes_written, 0);
+    CHECK_EQ(st.segments_out, 0);
+    CHECK_EQ(due, GR_CLEANER_NO_TOMBSTONES);
+    CHECK_EQ(gr_cleaner_clean_log(log, &cc, NULL, t2 + 600001, &cp, &due, NULL, &st), 0);
+    gr_log_release(log);
+    remove_dir(dir);
+}
+
+/* The same through the cleaner thread, in real time: after one pass and
+ * no new writes, the tombstones go by themselves. */
+GR_TEST(cleaner_thread_removes_expired_tombstones)
+{
+    static model_t written, got;
+    char *top = make_dir();
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/t-0", top);
+    CHECK_EQ(mkdir(dir, 0755), 0);
+    gr_log_config_t cfg;
+    small_config(&cfg);
+    gr_log_t *log;
+    CHECK_EQ(gr_log_open(dir, &cfg, 0, -1, &log), 0);
+    written.n = 0;
+    tombstone_segment(log, &written, 0, 0);
+    gr_cleaner_config_t ccfg;
+    gr_cleaner_config_default(&ccfg);
+    ccfg.backoff_ms = 20;
+    gr_cleaner_t *c = gr_cleaner_start(top, &ccfg);
+    CHECK(c != NULL);
+    gr_cleaner_log_config_t cc;
+    gr_cleaner_log_config_default(&cc);
+    cc.delete_retention_ms = 300;
+    CHECK_EQ(gr_cleaner_add(c, "t", 0, log, &cc), 0);
+    int left = -1;
+    for (int i = 0; i < 300; i++) {        /* up to 6 s */
+        read_all(log, &got);
+        left = tombstones_of(&got, 0, 10);
+        if (left == 0) break;
+        usleep(20000);
+    }
+    CHECK_EQ(left, 0);
+    for (int i = 5; i < 10; i++) {
+        bool found = false;
+        for (int r = 0; r < got.n; r++) found |= got.r[r].key == i && got.r[r].val == 1000 + i;
+        CHECK(found);
+    }
+    gr_cleaner_stop(c);
+    gr_log_release(log);
+    remove_dir(top);
 }
