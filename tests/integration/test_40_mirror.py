@@ -3,7 +3,8 @@ arrives with its partition, key, value, headers and timestamp, in order and
 without gaps, across a kill -9 of the mirror and a restart of the target
 broker; duplicates come only from the kill window; target topics are
 created like the source ones; later topics are picked up; --rename-prefix;
-SIGTERM exits 0 with everything committed."""
+several producers (the default is 4) keep each partition's order; SIGTERM
+exits 0 with everything committed."""
 
 import os
 import signal
@@ -192,6 +193,8 @@ def test_mirror_kill9_and_target_restart(broker_factory, mirrors, tmp_path):
     n = 100000
     prod = SlowProducer(src.bootstrap, topic, 0, n, 4, rate=12000)
     prod.start()
+    # The default --producers 4: each partition has a producer of its own,
+    # so order across the kill and the restart rests on p % 4 routing.
     m1 = Mirror(tmp_path, "m1", src.bootstrap, dst.bootstrap, topic.replace("-", "[-]"), group)
     mirrors.append(m1)
     wait_until(lambda: total_on(dst.bootstrap, topic, parts) >= 20000 or not m1.alive(), 60,
@@ -269,6 +272,32 @@ def test_mirror_rename_prefix_and_later_topics(broker_factory, mirrors, tmp_path
     assert committed(src.bootstrap, group, later, [1]) == {1: 50}
 
 
+def test_mirror_several_producers_keep_order(broker_factory, mirrors, tmp_path):
+    """--producers 3 over 6 partitions: each producer carries two partitions
+    (p and p+3), their requests travel in parallel, and every partition
+    still arrives complete and in order, without duplicates."""
+    src = broker_factory(SOURCE_OVERRIDES, name="source")
+    dst = broker_factory(name="target")
+    parts = range(6)
+    topic = create_topic(src.bootstrap, unique_topic("mirror-np"), partitions=6)
+    n = 60000
+    prod = SlowProducer(src.bootstrap, topic, 0, n // 2, 6, rate=10 ** 9)
+    prod.run()  # half before the mirror starts: a backlog to copy at full speed
+    assert prod.error is None, prod.error
+    group = unique_topic("mirror-g")
+    m = Mirror(tmp_path, "m", src.bootstrap, dst.bootstrap, topic.replace("-", "[-]"), group, "--producers", "3")
+    mirrors.append(m)
+    prod = SlowProducer(src.bootstrap, topic, n // 2, n, 6, rate=20000)
+    prod.run()  # the other half while it copies
+    assert prod.error is None, prod.error
+    end = high_watermarks(src.bootstrap, topic, parts)
+    assert sum(end.values()) == n
+    wait_until(lambda: committed(src.bootstrap, group, topic, parts) == end or not m.alive(), 60,
+               "the mirror committing the source's end offsets", interval=0.3)
+    assert m.term() == 0, m.stderr()
+    assert check_mirrored(src, dst, topic, topic, parts) == 0
+
+
 def test_mirror_usage_and_unreachable(broker):
     p = gregor("mirror", "--target", broker.bootstrap, "--topics", "x", check=2)
     one_error_line(p, "gregor mirror: --source, --target and --topics are required")
@@ -278,6 +307,10 @@ def test_mirror_usage_and_unreachable(broker):
     p = gregor("mirror", "--source", broker.bootstrap, "--target", broker.bootstrap, "--topics", "x",
                "--report-interval", "soon", check=2)
     one_error_line(p, "gregor mirror: --report-interval soon: expected a number")
+    for bad in ("0", "17"):
+        p = gregor("mirror", "--source", broker.bootstrap, "--target", broker.bootstrap, "--topics", "x",
+                   "--producers", bad, check=2)
+        assert p.stderr.startswith("gregor mirror: --producers %s" % bad), p.stderr
     p = gregor("mirror", "--source", "127.0.0.1:1", "--target", broker.bootstrap, "--topics", "x",
                "--timeout", "1000", check=1)
     one_error_line(p, "gregor mirror: cannot reach the broker(s) at 127.0.0.1:1")

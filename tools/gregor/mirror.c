@@ -2,9 +2,12 @@
  * another, like Kafka's MirrorMaker, at least once.
  *
  * One thread does everything: it polls a source consumer (a member of a
- * consumer group, subscribed to the regex), hands each record to a target
- * producer without copying its value (the source message rides along as
- * the produce opaque and is freed in the delivery report), and commits on
+ * consumer group, subscribed to the regex) in batches, hands each record to
+ * one of --producers target producers (target partition p always to
+ * producer p % N, each with one request in flight, so a partition keeps its
+ * order while the producers' requests travel in parallel) without copying
+ * its value (the source message rides along as the produce opaque and is
+ * freed in the delivery report), and commits on
  * the source, per partition, the offset after the last record the target
  * acknowledged with acks=all, counting only a contiguous prefix. A kill -9
  * therefore loses nothing and re-sends at most what was in flight, and a
@@ -29,7 +32,14 @@ struct mirror_opts {
     const char *prefix;           /* prepended to target topic names */
     int64_t report_s;             /* 0: no periodic reports */
     int64_t commit_ms;
+    int64_t producers;            /* target producers; partition p goes to producer p % producers */
 };
+
+/* The most --producers allows: each is a librdkafka instance with its own
+ * threads and connections. */
+#define MAX_PRODUCERS 16
+/* Records taken from the consumer per call. */
+#define MIRROR_BATCH 1024
 
 static void mirror_usage(FILE *out)
 {
@@ -52,6 +62,8 @@ static void mirror_usage(FILE *out)
         "      --rename-prefix P       target topic = P + source topic\n"
         "      --report-interval S     a progress line every S seconds, 0 = none (default 10)\n"
         "      --commit-interval MS    commit delivered offsets this often (default 1000)\n"
+        "      --producers N           target producers, partition p through producer p %% N, one\n"
+        "                              request in flight each (default 4; never more than partitions)\n"
         "      --json                  reports as JSON lines on stdout instead of text on stderr\n"
         "  -X source.KEY=VALUE         librdkafka property of the source consumer (repeatable)\n"
         "  -X target.KEY=VALUE         librdkafka property of the target producer (repeatable)\n"
@@ -61,7 +73,7 @@ static void mirror_usage(FILE *out)
         "  -h, --help                  this help\n"
         "\n"
         "Broker restarts on either side are ridden out (records wait, none are dropped). SIGINT or\n"
-        "SIGTERM stops it: it flushes the producer (up to 30 s; a second signal cuts this short),\n"
+        "SIGTERM stops it: it flushes the producers (up to 30 s; a second signal cuts this short),\n"
         "commits what was delivered and exits 0.\n"
         "Exit status: 0 stopped by a signal, 1 failure (unreachable cluster at start, a record the\n"
         "target refused for good, the final commit failed), 2 usage.\n"
@@ -97,14 +109,24 @@ struct mpart {
 
 struct mtopic {
     char *src, *dst;
-    rd_kafka_topic_t *rkt; /* on the producer; its opaque is this struct */
+    /* On each producer that has carried one of its partitions (else NULL);
+     * their opaque is this struct. */
+    rd_kafka_topic_t *rkt[MAX_PRODUCERS];
     int32_t nparts;        /* the partitions the target has (and parts[] covers) */
     struct mpart *parts;
 };
 
 static struct {
     struct mirror_opts *o;
-    rd_kafka_t *src, *dst;
+    rd_kafka_t *src;
+    /* The target producers, made when a partition first needs one: target
+     * partition p always goes through prod[p % nprod], which has one
+     * request in flight per connection, so each partition keeps its order
+     * while the producers' requests travel in parallel. dst is prod[0],
+     * also used for the target's metadata and admin requests. */
+    rd_kafka_t *dst, *prod[MAX_PRODUCERS];
+    int nprod;
+    const char *const *dst_defaults;
     rd_kafka_queue_t *src_q; /* the consumer queue: commit results are served by consumer_poll */
     struct mtopic **topics;
     int n_topics;
@@ -208,6 +230,52 @@ static struct mpart *find_part(const char *topic, int32_t p)
 {
     struct mtopic *t = find_topic(topic);
     return t && p >= 0 && p < t->nparts ? &t->parts[p] : NULL;
+}
+
+/* The producer of target partitions p with p % nprod == i, made on first use. */
+static rd_kafka_t *producer(int i)
+{
+    if (!g.prod[i]) {
+        g.prod[i] = gr_client_new(&g.o->dst, RD_KAFKA_PRODUCER, g.dst_defaults);
+        if (!g.prod[i]) /* cannot be: the same configuration made prod[0] */
+            exit(GR_EXIT_FAIL);
+    }
+    return g.prod[i];
+}
+
+static rd_kafka_topic_t *topic_on(struct mtopic *t, int i)
+{
+    if (!t->rkt[i]) {
+        /* The delivery report finds the topic's state through the producer
+         * topic's opaque. */
+        rd_kafka_topic_conf_t *tc = rd_kafka_topic_conf_new();
+        rd_kafka_topic_conf_set_opaque(tc, t);
+        t->rkt[i] = rd_kafka_topic_new(producer(i), t->dst, tc);
+        if (!t->rkt[i] || rd_kafka_topic_opaque(t->rkt[i]) != t) {
+            gr_errorf("cannot set up the producer for topic %s", t->dst);
+            exit(GR_EXIT_FAIL);
+        }
+    }
+    return t->rkt[i];
+}
+
+/* Records handed to the producers and not yet reported. */
+static int outq_len(void)
+{
+    int n = 0;
+    for (int i = 0; i < g.nprod; i++)
+        if (g.prod[i])
+            n += rd_kafka_outq_len(g.prod[i]);
+    return n;
+}
+
+/* Serves the delivery reports of every producer, waiting up to timeout_ms
+ * on the first one only. */
+static void poll_producers(int timeout_ms)
+{
+    for (int i = 0; i < g.nprod; i++)
+        if (g.prod[i])
+            rd_kafka_poll(g.prod[i], i == 0 ? timeout_ms : 0);
 }
 
 /* ---- delivery and commits -------------------------------------------------------------- */
@@ -321,8 +389,11 @@ static bool drain(int limit_ms)
 {
     uint64_t t0 = now_ms();
     int seen = limit_ms < 0 ? 0 : g_signals;
-    while (rd_kafka_outq_len(g.dst) > 0) {
-        rd_kafka_flush(g.dst, 500);
+    while (outq_len() > 0) {
+        for (int i = 0; i < g.nprod; i++)
+            if (g.prod[i] && rd_kafka_outq_len(g.prod[i]) > 0)
+                rd_kafka_flush(g.prod[i], 100);
+        poll_producers(0);
         if ((limit_ms >= 0 && now_ms() - t0 > (uint64_t)limit_ms) || g_signals != seen)
             return false;
         if (g.fatal)
@@ -460,15 +531,6 @@ static struct mtopic *new_topic(const char *src)
     size_t n = strlen(g.o->prefix) + strlen(src) + 1;
     t->dst = xrealloc(NULL, n);
     snprintf(t->dst, n, "%s%s", g.o->prefix, src);
-    /* The delivery report finds the topic's state through the producer
-     * topic's opaque. */
-    rd_kafka_topic_conf_t *tc = rd_kafka_topic_conf_new();
-    rd_kafka_topic_conf_set_opaque(tc, t);
-    t->rkt = rd_kafka_topic_new(g.dst, t->dst, tc);
-    if (!t->rkt || rd_kafka_topic_opaque(t->rkt) != t) {
-        gr_errorf("cannot set up the producer for topic %s", t->dst);
-        exit(GR_EXIT_FAIL);
-    }
     g.topics = xrealloc(g.topics, (size_t)(g.n_topics + 1) * sizeof(*g.topics));
     g.topics[g.n_topics++] = t;
     return t;
@@ -536,7 +598,7 @@ static bool ensure_topics(const rd_kafka_topic_partition_list_t *parts)
         for (uint64_t until = now_ms() + (uint64_t)backoff * 1000; now_ms() < until;) {
             if (g_signals)
                 return false;
-            rd_kafka_poll(g.dst, 100);
+            poll_producers(100);
         }
     }
     return true;
@@ -682,6 +744,15 @@ static void mirror_record(rd_kafka_message_t *m, struct ticker *tk)
         return;
     }
     struct mpart *p = &t->parts[m->partition];
+    if (!p->assigned) {
+        /* Fetched before a revoke that ran later in the same batch call:
+         * the partition's new owner reads it from our committed offset. */
+        rd_kafka_message_destroy(m);
+        return;
+    }
+    int pi = m->partition % g.nprod;
+    rd_kafka_t *prod = producer(pi);
+    rd_kafka_topic_t *rkt = topic_on(t, pi);
     p->position = m->offset + 1;
     rd_kafka_headers_t *hdrs = NULL;
     rd_kafka_message_detach_headers(m, &hdrs);
@@ -694,7 +765,7 @@ static void mirror_record(rd_kafka_message_t *m, struct ticker *tk)
         /* No copy of the value: it stays in the source message, freed in
          * the delivery report. */
         rd_kafka_resp_err_t e = rd_kafka_producev(
-            g.dst, RD_KAFKA_V_RKT(t->rkt), RD_KAFKA_V_PARTITION(m->partition), RD_KAFKA_V_MSGFLAGS(0),
+            prod, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(m->partition), RD_KAFKA_V_MSGFLAGS(0),
             RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_HEADERS(hdrs),
             RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_OPAQUE(m), RD_KAFKA_V_END);
         if (!e)
@@ -713,7 +784,8 @@ static void mirror_record(rd_kafka_message_t *m, struct ticker *tk)
         }
         /* The target is slow or away: wait for deliveries; the consumer's
          * session is kept by its background heartbeats. */
-        rd_kafka_poll(g.dst, 50);
+        rd_kafka_poll(prod, 50);
+        poll_producers(0);
         tick(tk);
     }
     inflight_push(&p->q, m->offset);
@@ -746,7 +818,8 @@ static void split_xprops(struct mirror_opts *o)
 
 static int run_mirror(struct mirror_opts *o)
 {
-    char pattern[1024], timeout[32];
+    char pattern[1024], timeout[32], qmax[32];
+    snprintf(qmax, sizeof(qmax), "%d", 1000000 / (int)o->producers);
     /* librdkafka treats a subscription starting with ^ as a regex; anchoring
      * both ends matches whole names, as Kafka's Java clients do. */
     snprintf(pattern, sizeof(pattern), "^(%s)$", o->topics);
@@ -762,6 +835,13 @@ static int run_mirror(struct mirror_opts *o)
         /* Waiting for a target that is away happens outside consumer_poll;
          * staying in the group that long avoids a rebalance per outage. */
         "max.poll.interval.ms", "3600000",
+        /* librdkafka 2.0.2 stops fetching while the consumer queue (all
+         * partitions together) holds queued.min.messages records, and
+         * fetches again only once it is empty: at the default 100000 the
+         * copy then idles for a fetch round trip every ~100k records, which
+         * capped the mirror at ~300k records/s. Let the byte bound
+         * (queued.max.messages.kbytes, 64 MB) decide instead. */
+        "queued.min.messages", "10000000",
         NULL,
     };
     const char *dst_defaults[] = {
@@ -770,20 +850,25 @@ static int run_mirror(struct mirror_opts *o)
          * implement. Without it, a retried request may overtake a later
          * one when several are in flight; one request in flight per
          * connection keeps each partition's order through retries and
-         * broker restarts. Throughput comes from large batches instead. */
+         * broker restarts. Throughput comes from large batches and from
+         * several producers (each partition always through the same one). */
         "enable.idempotence", "false",
         "max.in.flight.requests.per.connection", "1",
         /* Never give up on a record because the target is away: it would
          * have to be skipped or stop the mirror. Retries are unlimited. */
         "message.timeout.ms", "0",
-        /* With one request in flight, each must carry a lot: up to 1 MB per
-         * partition (under the brokers' usual max.message.bytes per batch)
-         * and several partitions per request. */
-        "linger.ms", "10",
+        /* With one request in flight per producer (and librdkafka 2.0.2
+         * putting one partition's batch in each ProduceRequest), a request
+         * may carry up to 1 MB (under the brokers' usual max.message.bytes
+         * per batch); records pile up while the previous request travels,
+         * so a short linger only adds idle time (2 ms measured a little
+         * faster than 10 ms). */
+        "linger.ms", "2",
         "batch.num.messages", "100000",
         "batch.size", "1000000",
         "message.max.bytes", "8000000",
-        "queue.buffering.max.messages", "1000000",
+        /* At most 1M records in flight over all the producers. */
+        "queue.buffering.max.messages", qmax,
         /* Topics are created by us, with the source's partition count. */
         "allow.auto.create.topics", "false",
         NULL,
@@ -797,7 +882,9 @@ static int run_mirror(struct mirror_opts *o)
 
     int rc = GR_EXIT_FAIL;
     g.src = gr_client_new(&o->src, RD_KAFKA_CONSUMER, src_defaults);
-    g.dst = g.src ? gr_client_new(&o->dst, RD_KAFKA_PRODUCER, dst_defaults) : NULL;
+    g.dst = g.prod[0] = g.src ? gr_client_new(&o->dst, RD_KAFKA_PRODUCER, dst_defaults) : NULL;
+    g.nprod = (int)o->producers;
+    g.dst_defaults = dst_defaults;
     if (!g.src || !g.dst) {
         if (g.src)
             rd_kafka_destroy(g.src);
@@ -832,22 +919,43 @@ static int run_mirror(struct mirror_opts *o)
     struct ticker tk = {.next_commit = start + (uint64_t)o->commit_ms,
                         .next_report = start + (uint64_t)o->report_s * 1000, .last_report = start};
     unsigned since_poll = 0;
+    rd_kafka_message_t *batch[MIRROR_BATCH];
     while (!g_signals && !g.fatal) {
+        /* The first record waits; the ones already fetched behind it come
+         * in one call (a batch call with a timeout would wait for a full
+         * batch). Callbacks (rebalances, commit results) run in both. */
+        size_t n = 0;
         rd_kafka_message_t *m = rd_kafka_consumer_poll(g.src, g.in_flight ? 5 : 100);
-        if (m && m->err) {
-            if (fatal_consumer_error(m->err)) {
-                gr_errorf("reading the source: %s", rd_kafka_message_errstr(m));
-                g.fatal = true;
-            } else if (o->co.verbose) {
-                gr_warnf("reading the source: %s", rd_kafka_message_errstr(m));
-            }
-            rd_kafka_message_destroy(m);
-        } else if (m) {
-            mirror_record(m, &tk);
+        if (m) {
+            batch[n++] = m;
+            ssize_t more = rd_kafka_consume_batch_queue(g.src_q, 0, batch + 1, MIRROR_BATCH - 1);
+            if (more > 0)
+                n += (size_t)more;
         }
-        /* Delivery reports: cheap to check, but not after every record. */
-        if (!m || ++since_poll >= 256) {
-            rd_kafka_poll(g.dst, 0);
+        for (size_t i = 0; i < n; i++) {
+            m = batch[i];
+            if (g_signals || g.fatal) {
+                rd_kafka_message_destroy(m); /* never handed over: not committed */
+            } else if (m->err) {
+                if (fatal_consumer_error(m->err)) {
+                    gr_errorf("reading the source: %s", rd_kafka_message_errstr(m));
+                    g.fatal = true;
+                } else if (o->co.verbose) {
+                    gr_warnf("reading the source: %s", rd_kafka_message_errstr(m));
+                }
+                rd_kafka_message_destroy(m);
+            } else {
+                mirror_record(m, &tk);
+            }
+            /* Delivery reports: cheap to check, but not after every record. */
+            if (++since_poll >= 256) {
+                poll_producers(0);
+                since_poll = 0;
+                tick(&tk);
+            }
+        }
+        if (!n) {
+            poll_producers(0);
             since_poll = 0;
             tick(&tk);
         }
@@ -856,15 +964,17 @@ static int run_mirror(struct mirror_opts *o)
     /* Deliver what is in flight so it can be committed; on a failure only
      * wait for the rest briefly (their commits are held back anyway). */
     if (!drain(g.fatal ? 5000 : 30000)) {
-        if (rd_kafka_outq_len(g.dst) > 0 && !g.fatal)
+        if (outq_len() > 0 && !g.fatal)
             gr_warnf("%d records not acknowledged by the target when stopping; they will be mirrored again "
                      "on the next start",
-                     rd_kafka_outq_len(g.dst));
-        rd_kafka_purge(g.dst, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+                     outq_len());
+        for (int i = 0; i < g.nprod; i++)
+            if (g.prod[i])
+                rd_kafka_purge(g.prod[i], RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         /* The purged records' reports free their source messages, which
          * must happen before the consumer goes. */
-        for (int i = 0; i < 100 && rd_kafka_outq_len(g.dst) > 0; i++)
-            rd_kafka_poll(g.dst, 100);
+        for (int i = 0; i < 100 && outq_len() > 0; i++)
+            poll_producers(100);
     }
     bool committed = commit_sync();
     if (o->report_s)
@@ -874,7 +984,13 @@ out:
     rd_kafka_queue_destroy(g.src_q);
     rd_kafka_consumer_close(g.src); /* leaves the group; the revoke finds nothing left to commit */
     rd_kafka_destroy(g.src);
-    rd_kafka_destroy(g.dst);
+    for (int i = 0; i < g.n_topics; i++)
+        for (int j = 0; j < MAX_PRODUCERS; j++)
+            if (g.topics[i]->rkt[j])
+                rd_kafka_topic_destroy(g.topics[i]->rkt[j]);
+    for (int i = 0; i < MAX_PRODUCERS; i++)
+        if (g.prod[i])
+            rd_kafka_destroy(g.prod[i]);
     for (int i = 0; i < g.n_topics; i++) {
         struct mtopic *t = g.topics[i];
         for (int32_t p = 0; p < t->nparts; p++) {
@@ -892,7 +1008,7 @@ out:
 
 /* ---- command line ---------------------------------------------------------------------------------- */
 
-enum { OPT_SOURCE = GR_OPT_CMD_BASE, OPT_TARGET, OPT_TOPICS, OPT_PREFIX, OPT_REPORT, OPT_COMMIT };
+enum { OPT_SOURCE = GR_OPT_CMD_BASE, OPT_TARGET, OPT_TOPICS, OPT_PREFIX, OPT_REPORT, OPT_COMMIT, OPT_PRODUCERS };
 
 static const struct option long_opts[] = {
     GR_COMMON_LONG_OPTS,
@@ -903,12 +1019,14 @@ static const struct option long_opts[] = {
     {"rename-prefix", required_argument, NULL, OPT_PREFIX},
     {"report-interval", required_argument, NULL, OPT_REPORT},
     {"commit-interval", required_argument, NULL, OPT_COMMIT},
+    {"producers", required_argument, NULL, OPT_PRODUCERS},
     {NULL, 0, NULL, 0},
 };
 
 int gr_cmd_mirror(int argc, char **argv)
 {
-    struct mirror_opts o = {.group = "gregor-mirror", .prefix = "", .report_s = 10, .commit_ms = 1000};
+    struct mirror_opts o = {.group = "gregor-mirror", .prefix = "", .report_s = 10, .commit_ms = 1000,
+                            .producers = 4};
     if (!gr_common_init(&o.co, "gregor mirror", argc) || !gr_common_init(&o.src, "gregor mirror", argc) ||
         !gr_common_init(&o.dst, "gregor mirror", argc))
         return GR_EXIT_FAIL;
@@ -931,6 +1049,10 @@ int gr_cmd_mirror(int argc, char **argv)
             break;
         case OPT_COMMIT:
             if (!gr_parse_i64("--commit-interval", optarg, 10, 3600000, &o.commit_ms))
+                goto done;
+            break;
+        case OPT_PRODUCERS:
+            if (!gr_parse_i64("--producers", optarg, 1, MAX_PRODUCERS, &o.producers))
                 goto done;
             break;
         default:
