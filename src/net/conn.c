@@ -18,6 +18,7 @@
 #include "util/log.h"
 
 #define GR_RBUF_DEFAULT (256 * 1024)
+#define GR_RBUF_MAX (64 * 1024 * 1024)      /* larger frames get just their own size and a half */
 /* A connection stops reading once this many requests wait for their turn to
  * be answered: backpressure on a client that pipelines faster than we answer. */
 #define GR_CONN_MAX_INFLIGHT 256
@@ -76,10 +77,13 @@ static int conn_make_room(gr_conn_t *conn, size_t need)
     if (rb && rb->refs == 1 && rb->cap >= need) {
         memmove(rb->data, rb->data + conn->rpos, pending);
     } else {
-        /* Headroom, so the next frame of about the same size fits too:
-         * producers send similar-sized requests, and each new chunk is
-         * fresh memory the kernel has to fault in. */
-        size_t cap = need > GR_RBUF_DEFAULT ? need + need / 2 : GR_RBUF_DEFAULT;
+        /* Room for several frames of this size: producers send similar-sized
+         * requests, a new chunk is fresh memory the kernel has to fault in,
+         * and when the chunk fills up the partial frame at its end has to be
+         * moved to the front — with room for 8 frames that copy touches about
+         * 1/16 of the bytes instead of half of them. */
+        size_t cap = GR_RBUF_DEFAULT;
+        if (need > GR_RBUF_DEFAULT) cap = need <= GR_RBUF_MAX / 8 ? need * 8 : need + need / 2;
         gr_rbuf_t *nb = rbuf_new(cap);
         if (!nb) return GR_ENOMEM;
         if (pending) memcpy(nb->data, rb->data + conn->rpos, pending);
