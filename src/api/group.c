@@ -436,7 +436,10 @@ void gr_api_offset_commit(gr_broker_t *b, gr_request_t *req)
                                        .partition = p->PartitionIndex,
                                        .offset = p->CommittedOffset,
                                        .leader_epoch = req->api_version >= 6 ? p->CommittedLeaderEpoch : -1,
-                                       .metadata = p->CommittedMetadata};
+                                       .metadata = p->CommittedMetadata,
+                                       .has_retention = req->api_version >= 2 && req->api_version <= 4 &&
+                                                        in.RetentionTimeMs != -1,
+                                       .retention_ms = in.RetentionTimeMs};
                 offset_writes_add(&writes, e, &op->ErrorCode);
             }
         }

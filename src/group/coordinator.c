@@ -317,6 +317,16 @@ int gr_coordinator_store_group(gr_coordinator_t *co, gr_group_t *group, bool tom
     return rc;
 }
 
+/* Kafka: currentTimestamp + retentionTime for any retention but -1 (a
+ * negative one means already expired; clamped so -1 stays "none"). */
+static int64_t entry_expire_ts(const gr_commit_entry_t *e, int64_t now)
+{
+    if (!e->has_retention) return -1;
+    if (e->retention_ms > 0 && now > INT64_MAX - e->retention_ms) return INT64_MAX;
+    int64_t t = now + e->retention_ms;
+    return t < 0 ? 0 : t;
+}
+
 int gr_coordinator_store_offsets(gr_coordinator_t *co, gr_group_t *group, const gr_commit_entry_t *e, int n,
                                  gr_partition_t **flush_p, int64_t *flush_offset)
 {
@@ -333,7 +343,8 @@ int gr_coordinator_store_offsets(gr_coordinator_t *co, gr_group_t *group, const 
             gr_writer_reset(&co->value);
             gr_offsets_encode_commit_key(&co->key, gr_str(group->id), e[i].topic, e[i].partition);
             if (!e[i].tombstone)
-                gr_offsets_encode_commit_value(&co->value, e[i].offset, e[i].leader_epoch, e[i].metadata, now);
+                gr_offsets_encode_commit_value(&co->value, e[i].offset, e[i].leader_epoch, e[i].metadata, now,
+                                               entry_expire_ts(&e[i], now));
             rc = add_record(co, &rb, now, e[i].tombstone);
         }
         if (rc == 0) rc = gr_record_builder_finish(&rb);
@@ -346,7 +357,7 @@ int gr_coordinator_store_offsets(gr_coordinator_t *co, gr_group_t *group, const 
             gr_offsets_delete(&group->offsets, e[i].topic.ptr, (size_t)e[i].topic.len, e[i].partition);
         } else {
             rc = gr_offsets_put(&group->offsets, e[i].topic.ptr, (size_t)e[i].topic.len, e[i].partition, e[i].offset,
-                                e[i].leader_epoch, e[i].metadata, now);
+                                e[i].leader_epoch, e[i].metadata, now, entry_expire_ts(&e[i], now));
             if (rc < 0) return rc;
         }
     }
@@ -359,7 +370,8 @@ typedef struct expire_ctx {
     gr_coordinator_t *co;
     gr_group_t *group;
     int64_t now;
-    bool all;                   /* the whole group's offsets expire */
+    bool all;                   /* the whole group's offsets expire (deletion) */
+    int64_t base_ts;            /* >= 0: retention counts from this (Empty group's state time), else from the commit */
     bool unsubscribed_only;     /* Stable consumer group: topics no member subscribes to */
     gr_commit_entry_t *e;
     int n, cap;
@@ -369,7 +381,15 @@ typedef struct expire_ctx {
 static void collect_offset(void *arg, gr_offset_t *off)
 {
     expire_ctx_t *x = arg;
-    if (!x->all && off->commit_ts + x->co->cfg.retention_ms > x->now) return;
+    if (!x->all) {
+        /* Kafka's getExpiredOffsets: an explicit expire timestamp (commit
+         * with RetentionTimeMs) wins over offsets.retention.minutes. */
+        if (off->expire_ts >= 0) {
+            if (x->now < off->expire_ts) return;
+        } else if ((x->base_ts >= 0 ? x->base_ts : off->commit_ts) + x->co->cfg.retention_ms > x->now) {
+            return;
+        }
+    }
     if (x->unsubscribed_only && gr_group_subscribed_to(x->group, off->topic, strlen(off->topic))) return;
     if (x->n == x->cap) {
         int nc = x->cap ? x->cap * 2 : 16;
@@ -419,6 +439,8 @@ static void expire_group(void *arg, gr_group_t *group)
     x->group = group;
     x->n = 0;
     x->unsubscribed_only = false;
+    x->all = false;
+    x->base_ts = -1;
     if (group->state == GR_GROUP_STABLE) {
         /* Kafka (GroupMetadata.removeExpiredOffsets): a Stable consumer
          * group whose members' subscriptions are known loses the offsets of
@@ -433,9 +455,9 @@ static void expire_group(void *arg, gr_group_t *group)
     if (group->state != GR_GROUP_EMPTY) return;
     /* KIP-211: a group that had members keeps its offsets until it has
      * been empty for the retention period; a standalone consumer's offsets
-     * expire one by one from their commit time. */
-    x->all = group->protocol_type && group->state_ts + x->co->cfg.retention_ms <= x->now;
-    if (group->protocol_type && !x->all) return;
+     * expire one by one from their commit time.  Offsets with their own
+     * expire timestamp expire at it in either case. */
+    if (group->protocol_type) x->base_ts = group->state_ts;
     gr_offsets_foreach(&group->offsets, collect_offset, x);
     if (write_tombstones(x) < 0) return;
     if (group->offsets.count == 0) {
@@ -465,7 +487,7 @@ int16_t gr_coordinator_delete_group(gr_coordinator_t *co, gr_group_t *group)
 {
     if (!group || group->state == GR_GROUP_DEAD) return GR_KERR_GROUP_ID_NOT_FOUND;
     if (group->state != GR_GROUP_EMPTY) return GR_KERR_NON_EMPTY_GROUP;
-    expire_ctx_t x = {.co = co, .group = group, .now = gr_wall_ms(), .all = true};
+    expire_ctx_t x = {.co = co, .group = group, .now = gr_wall_ms(), .all = true, .base_ts = -1};
     gr_offsets_foreach(&group->offsets, collect_offset, &x);
     int rc = write_tombstones(&x);
     free(x.e);

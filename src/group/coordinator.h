@@ -96,6 +96,11 @@ typedef struct gr_commit_entry {
     int32_t leader_epoch;
     gr_str_t metadata;
     bool tombstone;
+    /* OffsetCommit v2-4 RetentionTimeMs other than -1: the offset expires
+     * at commit time + retention_ms instead of by offsets.retention.minutes
+     * (Kafka's OffsetAndMetadata.expireTimestamp). */
+    bool has_retention;
+    int64_t retention_ms;
 } gr_commit_entry_t;
 
 /* Writes the entries as one batch to the group's partition and applies them

@@ -555,6 +555,11 @@ static void complete_join(gr_group_t *group)
         if (rc < 0) gr_warn("group %s: writing the empty generation failed: %s", group->id, gr_strerror(rc));
         return;
     }
+    /* Every member of the new generation owes a SyncGroup within the
+     * rebalance timeout (Kafka's pendingSyncMembers / DelayedSync). */
+    for (int i = 0; i < group->nmembers; i++) group->members[i]->pending_sync = true;
+    group->sync_generation = group->generation;
+    gr_loop_timer_arm(co->loop, &group->sync_timer, gr_now_ms() + rebalance_timeout(group));
     for (int i = 0; i < group->nmembers; i++) {
         gr_group_member_t *m = group->members[i];
         if (!m->join_waiter) continue;
@@ -566,6 +571,26 @@ static void complete_join(gr_group_t *group)
         fill_join_result(group, m, &res);
         w->done(w, &res);
     }
+}
+
+/* Kafka's onExpirePendingSync: members of this generation that have not
+ * sent SyncGroup within the rebalance timeout are removed, and the group
+ * rebalances. */
+static void sync_timer_fired(gr_timer_t *t)
+{
+    gr_group_t *group = (gr_group_t *)((char *)t - offsetof(gr_group_t, sync_timer));
+    if (group->generation != group->sync_generation ||
+        (group->state != GR_GROUP_COMPLETING_REBALANCE && group->state != GR_GROUP_STABLE))
+        return;
+    int removed = 0;
+    for (int i = group->nmembers - 1; i >= 0; i--) {
+        gr_group_member_t *m = group->members[i];
+        if (!m->pending_sync) continue;
+        gr_info("group %s: member %s did not sync within the rebalance timeout", group->id, m->member_id);
+        remove_member(group, m, GR_KERR_UNKNOWN_MEMBER_ID);
+        removed++;
+    }
+    if (removed) prepare_rebalance(group, "members did not sync within the rebalance timeout");
 }
 
 static void remove_member_and_update(gr_group_t *group, gr_group_member_t *m, const char *reason)
@@ -866,6 +891,7 @@ void gr_group_sync(gr_group_t *group, gr_str_t member_id, gr_str_t instance_id, 
         return;
     }
     touch(m, m->session_timeout_ms);
+    m->pending_sync = false;
     if (group->state == GR_GROUP_STABLE) {
         w->done(w, GR_KERR_NONE, group->protocol_type, group->protocol_name, m->assignment, m->assignment_len);
         return;
@@ -1049,6 +1075,7 @@ gr_group_t *gr_group_new(gr_coordinator_t *co, const char *id, size_t len, int32
     group->state = GR_GROUP_EMPTY;
     group->state_ts = gr_wall_ms();
     gr_timer_init(&group->rebalance_timer, rebalance_timer_fired);
+    gr_timer_init(&group->sync_timer, sync_timer_fired);
     gr_offsets_init(&group->offsets);
     return group;
 }
@@ -1067,6 +1094,7 @@ void gr_group_free(gr_group_t *group, int16_t error)
     if (!group) return;
     group->state = GR_GROUP_DEAD;
     gr_loop_timer_cancel(group->co->loop, &group->rebalance_timer);
+    gr_loop_timer_cancel(group->co->loop, &group->sync_timer);
     while (group->nmembers) member_free(group->members[--group->nmembers], error);
     while (group->npending) member_free(group->pending[--group->npending], error);
     free(group->members);

@@ -83,6 +83,7 @@ typedef struct gr_group_member {
     gr_group_sync_waiter_t *sync_waiter;
     bool is_new;                    /* joined, not yet through a rebalance */
     bool pending;                   /* KIP-394: got its id, has not joined */
+    bool pending_sync;              /* in this generation, has not sent SyncGroup yet */
     gr_timer_t session_timer;
 } gr_group_member_t;
 
@@ -112,6 +113,10 @@ typedef struct gr_group {
     bool initial_delay;
     bool new_member_added;
     int32_t delay_remaining_ms;
+    /* Kafka 3.2+ (KAFKA-13766, DelayedSync): members that got a join answer
+     * must send SyncGroup within the rebalance timeout, or are removed. */
+    gr_timer_t sync_timer;
+    int32_t sync_generation;
     gr_offsets_t offsets;
 } gr_group_t;
 

@@ -95,7 +95,8 @@ int gr_coordinator_apply_record(gr_coordinator_t *co, int32_t partition, gr_byte
         }
         gr_group_t *group = gr_coordinator_get_or_create(co, k.Group, partition);
         rc = group ? gr_offsets_put(&group->offsets, k.Topic.ptr, (size_t)k.Topic.len, k.Partition, v.Offset,
-                                    vv >= 3 ? v.LeaderEpoch : -1, v.Metadata, v.CommitTimestamp)
+                                    vv >= 3 ? v.LeaderEpoch : -1, v.Metadata, v.CommitTimestamp,
+                                    vv == 1 ? (v.ExpireTimestamp >= 0 ? v.ExpireTimestamp : 0) : -1)
                    : GR_ENOMEM;
     } else if (kv == 2) {
         gr_GroupMetadataKey k;

@@ -72,7 +72,7 @@ static int grow(gr_offsets_t *o)
 }
 
 int gr_offsets_put(gr_offsets_t *o, const char *topic, size_t len, int32_t partition, int64_t offset,
-                   int32_t leader_epoch, gr_str_t metadata, int64_t commit_ts)
+                   int32_t leader_epoch, gr_str_t metadata, int64_t commit_ts, int64_t expire_ts)
 {
     gr_offset_t *off = gr_offsets_get(o, topic, len, partition);
     if (!off) {
@@ -104,6 +104,7 @@ int gr_offsets_put(gr_offsets_t *o, const char *topic, size_t len, int32_t parti
     off->offset = offset;
     off->leader_epoch = leader_epoch;
     off->commit_ts = commit_ts;
+    off->expire_ts = expire_ts;
     return 0;
 }
 
@@ -143,16 +144,19 @@ void gr_offsets_encode_commit_key(gr_writer_t *w, gr_str_t group, gr_str_t topic
 }
 
 void gr_offsets_encode_commit_value(gr_writer_t *w, int64_t offset, int32_t leader_epoch, gr_str_t metadata,
-                                    int64_t commit_ts)
+                                    int64_t commit_ts, int64_t expire_ts)
 {
     /* Kafka stores a null metadata as "" (OffsetAndMetadata.NoMetadata). */
     gr_OffsetCommitValue v = {.Offset = offset,
                               .LeaderEpoch = leader_epoch,
                               .Metadata = metadata.len >= 0 ? metadata : (gr_str_t){"", 0},
                               .CommitTimestamp = commit_ts,
-                              .ExpireTimestamp = -1};
-    gr_write_i16(w, 3);
-    gr_OffsetCommitValue_encode(w, 3, &v);
+                              .ExpireTimestamp = expire_ts};
+    /* Kafka writes v1 for an offset with an expire timestamp (v1 has no
+     * leader epoch; v2 and v3 have no expire timestamp). */
+    int16_t version = expire_ts >= 0 ? 1 : 3;
+    gr_write_i16(w, version);
+    gr_OffsetCommitValue_encode(w, version, &v);
 }
 
 void gr_offsets_encode_group_key(gr_writer_t *w, gr_str_t group)

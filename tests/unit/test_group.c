@@ -32,7 +32,7 @@ GR_TEST(group_offset_record_bytes)
     CHECK_EQ(w.len, sizeof key);
     CHECK_MEM(w.buf, key, sizeof key);
     gr_writer_reset(&w);
-    gr_offsets_encode_commit_value(&w, 0x0102, 7, GR_STR_NULL, 0x0a0b);
+    gr_offsets_encode_commit_value(&w, 0x0102, 7, GR_STR_NULL, 0x0a0b, -1);
     static const uint8_t val[] = {0, 3, 0, 0, 0, 0, 0, 0, 1, 2, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0x0a, 0x0b};
     CHECK_EQ(w.len, sizeof val);
     CHECK_MEM(w.buf, val, sizeof val);
@@ -394,13 +394,13 @@ GR_TEST(group_load_from_records)
     gr_writer_init(&v);
     /* g1: two commits of t-0 (the later wins), one of t-1 deleted. */
     gr_offsets_encode_commit_key(&k, gr_str("g1"), gr_str("t"), 0);
-    gr_offsets_encode_commit_value(&v, 10, 1, gr_str("meta"), 1000);
+    gr_offsets_encode_commit_value(&v, 10, 1, gr_str("meta"), 1000, -1);
     apply(co, &k, &v, false);
     gr_offsets_encode_commit_key(&k, gr_str("g1"), gr_str("t"), 1);
-    gr_offsets_encode_commit_value(&v, 5, -1, GR_STR_NULL, 1000);
+    gr_offsets_encode_commit_value(&v, 5, -1, GR_STR_NULL, 1000, -1);
     apply(co, &k, &v, false);
     gr_offsets_encode_commit_key(&k, gr_str("g1"), gr_str("t"), 0);
-    gr_offsets_encode_commit_value(&v, 20, 2, gr_str(""), 2000);
+    gr_offsets_encode_commit_value(&v, 20, 2, gr_str(""), 2000, -1);
     apply(co, &k, &v, false);
     gr_offsets_encode_commit_key(&k, gr_str("g1"), gr_str("t"), 1);
     apply(co, &k, &v, true);
@@ -666,7 +666,9 @@ GR_TEST(group_kafka_rebalance_timeout_removes_laggards)
     join(t.group, &ja, t.a, NULL, 1, RANGE, "m", 10000, true);
     CHECK_EQ(t.group->state, GR_GROUP_PREPARING_REBALANCE);
     CHECK_EQ(ja.called, 0);  /* b has not rejoined */
-    run_for(t.loop, 100);
+    /* Until the join completes (not past it: nobody syncs here, and the
+     * pending-sync timeout would then empty the group). */
+    for (int i = 0; i < 200 && !ja.called; i++) run_for(t.loop, 1);
     CHECK_EQ(ja.called, 1);
     CHECK_EQ(jc.called, 1);
     CHECK_EQ(ja.res.generation, 2);
@@ -1004,6 +1006,142 @@ GR_TEST(group_stable_consumer_group_expires_unsubscribed_offsets)
     CHECK(gr_offsets_get(&group->offsets, "u", 1, 0) == NULL);
     CHECK_EQ(group->state, GR_GROUP_STABLE);
     gr_writer_free(&w);
+    gr_coordinator_close(co);
+    gr_loop_free(loop);
+}
+
+/* OffsetCommit v2-4 RetentionTimeMs (Kafka's OffsetAndMetadata
+ * expireTimestamp): value v1 with the expire timestamp, expiry at it
+ * instead of offsets.retention.minutes, and read back when loading. */
+GR_TEST(group_offset_retention_time_expire_timestamp)
+{
+    gr_writer_t w;
+    gr_writer_init(&w);
+    gr_offsets_encode_commit_value(&w, 0x0102, 7, gr_str("m"), 0x0a0b, 0x0c0d);
+    static const uint8_t v1[] = {0, 1, 0, 0, 0, 0, 0, 0, 1, 2, 0, 1, 'm', 0, 0, 0, 0, 0, 0, 0x0a, 0x0b,
+                                 0, 0, 0, 0, 0, 0, 0x0c, 0x0d};
+    CHECK_EQ(w.len, sizeof v1);
+    CHECK_MEM(w.buf, v1, sizeof v1);
+    gr_writer_free(&w);
+
+    gr_loop_t *loop = gr_loop_new();
+    gr_coordinator_t *co = new_coordinator(loop);  /* retention 1000 ms */
+    /* A standalone consumer: a long explicit retention outlives the
+     * broker's; a short one expires before it. */
+    gr_group_t *group = gr_coordinator_get_or_create(co, gr_str("solo"), 0);
+    gr_commit_entry_t e[] = {{.topic = gr_str("t"), .partition = 0, .offset = 1, .leader_epoch = -1,
+                              .has_retention = true, .retention_ms = 60000},
+                             {.topic = gr_str("t"), .partition = 1, .offset = 2, .leader_epoch = -1,
+                              .has_retention = true, .retention_ms = 100},
+                             {.topic = gr_str("t"), .partition = 2, .offset = 3, .leader_epoch = -1}};
+    int64_t before = gr_wall_ms();
+    CHECK_EQ(gr_coordinator_store_offsets(co, group, e, 3, NULL, NULL), 0);
+    gr_offset_t *o0 = gr_offsets_get(&group->offsets, "t", 1, 0);
+    CHECK(o0 && o0->expire_ts >= before + 60000 && o0->expire_ts <= gr_wall_ms() + 60000);
+    CHECK_EQ(gr_offsets_get(&group->offsets, "t", 1, 2)->expire_ts, -1);
+    CHECK_EQ(gr_coordinator_expire(co, gr_wall_ms()), 0);
+    CHECK_EQ(gr_coordinator_expire(co, gr_wall_ms() + 500), 1);    /* t-1: its own 100 ms */
+    CHECK(gr_offsets_get(&group->offsets, "t", 1, 1) == NULL);
+    CHECK_EQ(gr_coordinator_expire(co, gr_wall_ms() + 2000), 1);   /* t-2: the broker's 1000 ms */
+    CHECK(gr_offsets_get(&group->offsets, "t", 1, 0) != NULL);
+    CHECK_EQ(gr_coordinator_expire(co, gr_wall_ms() + 61000), 1);  /* t-0, and the group goes */
+    CHECK(gr_coordinator_find(co, gr_str("solo")) == NULL);
+
+    /* An Empty consumer group: an offset with an expire timestamp expires at
+     * it even though the group went Empty only now. */
+    group = gr_coordinator_get_or_create(co, gr_str("g"), 0);
+    free(group->protocol_type);
+    group->protocol_type = strdup("consumer");
+    group->state_ts = gr_wall_ms();
+    gr_commit_entry_t f[] = {{.topic = gr_str("t"), .partition = 0, .offset = 1, .leader_epoch = -1,
+                              .has_retention = true, .retention_ms = 0},
+                             {.topic = gr_str("t"), .partition = 1, .offset = 2, .leader_epoch = -1}};
+    CHECK_EQ(gr_coordinator_store_offsets(co, group, f, 2, NULL, NULL), 0);
+    CHECK_EQ(gr_coordinator_expire(co, gr_wall_ms()), 1);
+    CHECK(gr_offsets_get(&group->offsets, "t", 1, 0) == NULL);
+    CHECK(gr_offsets_get(&group->offsets, "t", 1, 1) != NULL);
+
+    /* Loading: a v1 value keeps its expire timestamp; v3 has none. */
+    gr_writer_t k, v;
+    gr_writer_init(&k);
+    gr_writer_init(&v);
+    gr_offsets_encode_commit_key(&k, gr_str("h"), gr_str("t"), 0);
+    gr_offsets_encode_commit_value(&v, 10, 5, gr_str("x"), 1000, 5000);
+    apply(co, &k, &v, false);
+    gr_offsets_encode_commit_key(&k, gr_str("h"), gr_str("t"), 1);
+    gr_offsets_encode_commit_value(&v, 11, 5, gr_str("x"), 1000, -1);
+    apply(co, &k, &v, false);
+    gr_group_t *h = gr_coordinator_find(co, gr_str("h"));
+    CHECK(h != NULL);
+    if (h) {
+        gr_offset_t *a = gr_offsets_get(&h->offsets, "t", 1, 0), *b = gr_offsets_get(&h->offsets, "t", 1, 1);
+        CHECK(a && a->offset == 10 && a->leader_epoch == -1 && a->commit_ts == 1000 && a->expire_ts == 5000);
+        CHECK(b && b->offset == 11 && b->leader_epoch == 5 && b->expire_ts == -1);
+    }
+    gr_writer_free(&k);
+    gr_writer_free(&v);
+    gr_coordinator_close(co);
+    gr_loop_free(loop);
+}
+
+/* Kafka 3.2+ (KAFKA-13766, DelayedSync / onExpirePendingSync): after the
+ * join completes, members that do not send SyncGroup within the rebalance
+ * timeout are removed and the group rebalances; those that synced stay. */
+GR_TEST(group_kafka_pending_sync_timeout_removes_members)
+{
+    join_rebalance_ms = 30;
+    gr_loop_t *loop = gr_loop_new();
+    gr_coordinator_t *co = new_coordinator(loop);
+    gr_group_t *group = gr_coordinator_get_or_create(co, gr_str("g"), 0);
+    jw_t a, b;
+    sw_t sa;
+    join(group, &a, "", NULL, 1, RANGE, "m", 10000, false);
+    join(group, &b, "", NULL, 1, RANGE, "m", 10000, false);
+    for (int i = 0; i < 200 && !(a.called && b.called); i++) run_for(loop, 1);
+    CHECK_EQ(a.res.generation, 1);
+    CHECK_EQ(b.res.generation, 1);
+    CHECK_EQ(group->state, GR_GROUP_COMPLETING_REBALANCE);
+    CHECK(gr_timer_armed(&group->sync_timer));
+    char ida[128], idb[128];
+    snprintf(ida, sizeof ida, "%s", a.member_id);
+    snprintf(idb, sizeof idb, "%s", b.member_id);
+    bool a_leads = !strcmp(a.leader, ida);
+    const char *leader = a_leads ? ida : idb, *follower = a_leads ? idb : ida;
+    /* Only the follower syncs (it parks); heartbeats do not count. */
+    sync(group, &sa, follower, 1, 0, NULL, NULL);
+    CHECK_EQ(sa.called, 0);
+    CHECK_EQ(gr_group_heartbeat(group, gr_str(leader), GR_STR_NULL, 1), 0);
+    /* Fired by hand: the leader is gone, the follower's parked sync is told
+     * to rejoin, and the group prepares a rebalance. */
+    gr_loop_timer_cancel(loop, &group->sync_timer);
+    group->sync_timer.fn(&group->sync_timer);
+    CHECK(gr_group_member(group, gr_str(leader)) == NULL);
+    CHECK(gr_group_member(group, gr_str(follower)) != NULL);
+    CHECK_EQ(group->nmembers, 1);
+    CHECK_EQ(sa.called, 1);
+    CHECK_EQ(sa.error, GR_KERR_REBALANCE_IN_PROGRESS);
+    CHECK_EQ(group->state, GR_GROUP_PREPARING_REBALANCE);
+    CHECK_EQ(gr_group_heartbeat(group, gr_str(leader), GR_STR_NULL, 1), GR_KERR_UNKNOWN_MEMBER_ID);
+    /* The survivor rejoins: generation 2, it syncs, and the timer of the
+     * new generation finds nobody pending. */
+    jw_t a2;
+    join(group, &a2, follower, NULL, 1, RANGE, "m", 10000, true);
+    CHECK_EQ(a2.called, 1);
+    CHECK_EQ(a2.res.generation, 2);
+    const char *ids[] = {follower}, *as[] = {"x"};
+    sync(group, &sa, follower, 2, 1, ids, as);
+    CHECK_EQ(group->state, GR_GROUP_STABLE);
+    run_for(loop, 80);
+    CHECK_EQ(group->nmembers, 1);
+    CHECK_EQ(group->state, GR_GROUP_STABLE);
+    /* A generation where nobody syncs ends Empty. */
+    join(group, &a2, follower, NULL, 1, RANGE, "m", 10000, true);
+    CHECK_EQ(a2.res.generation, 3);
+    run_for(loop, 80);
+    CHECK_EQ(group->nmembers, 0);
+    CHECK_EQ(group->state, GR_GROUP_EMPTY);
+    CHECK_EQ(group->generation, 4);
+    join_rebalance_ms = 5000;
     gr_coordinator_close(co);
     gr_loop_free(loop);
 }
