@@ -39,4 +39,24 @@ extern int gr_test_failures;  /* failures within the running test */
 
 #define CHECK_MEM(a, b, n) CHECK(memcmp((a), (b), (n)) == 0)
 
+static inline void gr_test_print_hex(const char *what, const uint8_t *p, size_t n)
+{
+    fprintf(stderr, "    %s (%zu bytes):", what, n);
+    for (size_t i = 0; i < n; i++) fprintf(stderr, " %02x", p[i]);
+    fprintf(stderr, "\n");
+}
+
+/* The bytes a gr_writer_t holds must be exactly the listed ones; on a
+ * mismatch both are dumped in hex, so a wire-layout bug is readable. */
+#define CHECK_WIRE(w, ...)                                                     \
+    do {                                                                       \
+        const uint8_t want_[] = {__VA_ARGS__};                                 \
+        CHECK_EQ((w)->len, sizeof want_);                                      \
+        if ((w)->len != sizeof want_ || memcmp((w)->buf, want_, sizeof want_) != 0) { \
+            gr_test_print_hex("got", (w)->buf, (w)->len);                      \
+            gr_test_print_hex("want", want_, sizeof want_);                    \
+            gr_test_failures++;                                                \
+        }                                                                      \
+    } while (0)
+
 #endif

@@ -17,6 +17,7 @@
 #include "storage/log.h"
 #include "storage/segment.h"
 #include "test.h"
+#include "tmpdir.h"
 #include "util/buf.h"
 
 #define T0 1700000000000LL
@@ -33,18 +34,18 @@ typedef struct model {
     int n;
 } model_t;
 
+/* Heap copies of tests/unit/tmpdir.h's directories: the crash tests keep
+ * several alive across helper calls. */
 static char *make_dir(void)
 {
-    char tmpl[] = "/tmp/gr-cleaner-XXXXXX";
-    char *d = mkdtemp(tmpl);
-    return d ? strdup(d) : NULL;
+    char buf[TEST_TMPDIR_MAX];
+    test_tmpdir_create(buf, "cleaner");
+    return buf[0] ? strdup(buf) : NULL;
 }
 
 static void remove_dir(char *dir)
 {
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "  could not remove %s\n", dir);
+    test_tmpdir_remove(dir);
     free(dir);
 }
 

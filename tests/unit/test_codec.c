@@ -13,13 +13,6 @@
 #include "test.h"
 #include "util/arena.h"
 
-static void print_hex(const char *what, const uint8_t *p, size_t n)
-{
-    fprintf(stderr, "    %s (%zu bytes):", what, n);
-    for (size_t i = 0; i < n; i++) fprintf(stderr, " %02x", p[i]);
-    fprintf(stderr, "\n");
-}
-
 /* Encodes a filled message, decodes it, re-encodes, and checks both
  * encodings match and the decoder consumed everything.  Leaves the first
  * encoding in *wire for callers that want it. */
@@ -46,8 +39,8 @@ static void check_round_trip(const gr_test_message_t *m, int16_t version, int va
     bool same = again.len == wire->len && (wire->len == 0 || memcmp(again.buf, wire->buf, wire->len) == 0);
     if (rc != 0 || !same) {
         fprintf(stderr, "  %s v%d variant %d: round trip differs\n", m->name, version, variant);
-        print_hex("encoded", wire->buf, wire->len);
-        print_hex("re-encoded", again.buf, again.len);
+        gr_test_print_hex("encoded", wire->buf, wire->len);
+        gr_test_print_hex("re-encoded", again.buf, again.len);
         gr_test_failures++;
     }
     gr_writer_free(&again);
@@ -124,17 +117,6 @@ GR_TEST(codec_schema_table_is_sorted_and_searchable)
 }
 
 /* --- known bytes --- */
-
-#define CHECK_WIRE(w, ...)                                                     \
-    do {                                                                       \
-        const uint8_t want_[] = {__VA_ARGS__};                                 \
-        CHECK_EQ((w)->len, sizeof want_);                                      \
-        if ((w)->len != sizeof want_ || memcmp((w)->buf, want_, sizeof want_) != 0) { \
-            print_hex("got", (w)->buf, (w)->len);                              \
-            print_hex("want", want_, sizeof want_);                            \
-            gr_test_failures++;                                                \
-        }                                                                      \
-    } while (0)
 
 GR_TEST(codec_api_versions_v0_known_bytes)
 {

@@ -12,24 +12,6 @@
 #include "test.h"
 #include "util/arena.h"
 
-static void print_hex(const char *what, const uint8_t *p, size_t n)
-{
-    fprintf(stderr, "    %s (%zu bytes):", what, n);
-    for (size_t i = 0; i < n; i++) fprintf(stderr, " %02x", p[i]);
-    fprintf(stderr, "\n");
-}
-
-#define CHECK_WIRE(w, ...)                                                     \
-    do {                                                                       \
-        const uint8_t want_[] = {__VA_ARGS__};                                 \
-        CHECK_EQ((w)->len, sizeof want_);                                      \
-        if ((w)->len != sizeof want_ || memcmp((w)->buf, want_, sizeof want_) != 0) { \
-            print_hex("got", (w)->buf, (w)->len);                              \
-            print_hex("want", want_, sizeof want_);                            \
-            gr_test_failures++;                                                \
-        }                                                                      \
-    } while (0)
-
 static gr_bytes_t bytes_of(const uint8_t *p, int32_t n) { return (gr_bytes_t){p, n}; }
 
 /* The generic round-trip and truncation tests walk gr_test_messages[]; make
